@@ -1,0 +1,58 @@
+//! The RustCare Partitions console: the Leptos app (rendered on the server, hydrated in the browser)
+//! and the `#[server]` functions it calls.
+
+pub mod api;
+pub mod format;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::StaticSegment;
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/rustcare-partitions.css"/>
+        <Title text="RustCare Partitions"/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">"RustCare Partitions"</A>
+                <span class="tagline">"PostgreSQL partitioning for the RustCare auth tables"</span>
+            </header>
+            <main>
+                <Routes fallback=pages::not_found::NotFound>
+                    <Route path=StaticSegment("") view=pages::home::HomePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The browser entry point: attaches the app to the server-rendered HTML.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,70 @@
+//! The home page: the four managed tables with partition count, size and span.
+
+use leptos::prelude::*;
+use partitioning::overview::TableOverview;
+
+use crate::api::list_table_overview;
+use crate::format::{bound_date, count, human_bytes};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| list_table_overview());
+    let refresh = move |_| overview.refetch();
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h1>"Partitioned tables"</h1>
+                <button class="button" data-testid="refresh" on:click=refresh>"Refresh"</button>
+            </div>
+            <Suspense fallback=|| view! { <p class="muted">"Reading the catalog…"</p> }>
+                {move || overview.get().map(|result| match result {
+                    Ok(rows) => view! { <OverviewTable rows/> }.into_any(),
+                    Err(e) => view! {
+                        <p class="error" role="alert">{e.to_string()}</p>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn OverviewTable(rows: Vec<TableOverview>) -> impl IntoView {
+    view! {
+        <table class="data" data-testid="overview">
+            <thead>
+                <tr>
+                    <th scope="col">"Table"</th>
+                    <th scope="col" class="num">"Partitions"</th>
+                    <th scope="col" class="num">"Total size"</th>
+                    <th scope="col" class="num">"Rows (est.)"</th>
+                    <th scope="col">"Oldest bound"</th>
+                    <th scope="col">"Newest bound"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows.into_iter().map(|row| view! { <OverviewRow row/> }).collect_view()}
+            </tbody>
+        </table>
+        <p class="muted footnote">
+            "Bounds are UTC. Sizes include indexes and TOAST; row counts are planner estimates."
+        </p>
+    }
+}
+
+#[component]
+fn OverviewRow(row: TableOverview) -> impl IntoView {
+    let missing = (!row.present).then(|| view! { <span class="badge warn">"not created"</span> });
+    view! {
+        <tr data-testid="table-row" data-table=row.table.clone()>
+            <th scope="row"><code>{row.table.clone()}</code> " " {missing}</th>
+            <td class="num" data-testid="partitions" data-value=row.partitions>{count(row.partitions)}</td>
+            <td class="num" data-testid="size" data-value=row.total_bytes title=format!("{} bytes", count(row.total_bytes))>
+                {human_bytes(row.total_bytes)}
+            </td>
+            <td class="num" data-testid="rows" data-value=row.est_rows>{count(row.est_rows)}</td>
+            <td data-testid="oldest">{bound_date(row.oldest_bound)}</td>
+            <td data-testid="newest">{bound_date(row.newest_bound)}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,151 @@
+//! The command line: subcommands and their options, dispatched to the code that does the work.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use partitioning::pg::{self, demo, migrate, Cluster, ClusterOptions, Database, Origin};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rustcare-partitions",
+    version,
+    about = "PostgreSQL partitioning for the RustCare auth tables: console and CLI",
+    long_about = "PostgreSQL partitioning for the RustCare auth tables.\n\n\
+        With DATABASE_URL unset, a private PostgreSQL cluster is started (or reused) under \
+        RUSTCARE_DATA_DIR (default ./.data). With DATABASE_URL set, that server is used and nothing \
+        is started."
+)]
+pub struct Cli {
+    /// Log more (debug level); RUST_LOG overrides.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web console (the default).
+    Serve(ServeArgs),
+    /// Fill an empty database with realistic demo rows.
+    Demo,
+    /// The database itself: schema migrations and the embedded cluster.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Directory with the built site (the `pkg/` of JS, WASM and CSS).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Apply pending schema migrations on start even with DATABASE_URL set (always done for the
+    /// embedded cluster).
+    #[arg(long)]
+    pub migrate: bool,
+    /// Do not fill an empty embedded database with demo data.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            addr: std::env::var("LEPTOS_SITE_ADDR")
+                .ok()
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            site_root: std::env::var_os("LEPTOS_SITE_ROOT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("target/site")),
+            migrate: false,
+            no_demo: false,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply every pending migration (001–006).
+    Migrate,
+    /// Revert migrations down to VERSION (e.g. `db revert 5` undoes 006).
+    Revert {
+        /// The version to keep; every later migration is reverted.
+        version: i64,
+    },
+    /// Print how to connect with psql (starts the embedded cluster if needed).
+    Url,
+    /// Stop the embedded cluster.
+    Stop,
+}
+
+/// The project directory: `RUSTCARE_HOME`, else the current directory.
+pub fn project_root() -> PathBuf {
+    std::env::var_os("RUSTCARE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => crate::serve::run(args).await.map(|_| ExitCode::SUCCESS),
+        Command::Demo => {
+            let db = open().await?;
+            migrate::up(&db.pool).await.context("applying migrations")?;
+            match demo::fill(&db.pool).await.context("writing demo data")? {
+                demo::DemoOutcome::Filled => println!("demo data written"),
+                demo::DemoOutcome::AlreadyHasData => {
+                    println!("the tables already hold rows: demo data is only added to an empty database")
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Migrate) => {
+            let db = open().await?;
+            migrate::up(&db.pool).await.context("applying migrations")?;
+            println!("schema is up to date ({})", db.display_url);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Revert { version }) => {
+            let db = open().await?;
+            migrate::down_to(&db.pool, version)
+                .await
+                .with_context(|| format!("reverting migrations down to {version:03}"))?;
+            println!("reverted every migration after {version:03}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Url) => {
+            let db = open().await?;
+            match &db.origin {
+                Origin::Embedded(cluster) => print_connection(cluster),
+                Origin::External => println!("DATABASE_URL is set: {}", db.display_url),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Stop) => {
+            let opts = ClusterOptions::from_env(&project_root())?;
+            let stopped = tokio::task::spawn_blocking(move || Cluster::stop(&opts)).await??;
+            println!("{}", if stopped { "embedded cluster stopped" } else { "embedded cluster was not running" });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Opens the database (embedded or `DATABASE_URL`).
+pub async fn open() -> anyhow::Result<Database> {
+    Database::open(&project_root())
+        .await
+        .context("opening the database")
+}
+
+pub fn print_connection(cluster: &Cluster) {
+    println!("Embedded PostgreSQL on 127.0.0.1:{}", cluster.port);
+    println!("  connect: {}", cluster.psql_hint(pg::cluster::DATABASE));
+    println!("  DATABASE_URL={}", cluster.url(pg::cluster::DATABASE));
+}
