@@ -8,7 +8,13 @@ use partitioning::pg::testdb::TestDb;
 async fn demo_fills_an_empty_database_once() {
     let db = TestDb::migrated().await.unwrap();
     assert_eq!(demo::fill(&db.pool).await.unwrap(), DemoOutcome::Filled);
-    for table in ["users", "auth_audit_log", "sessions", "refresh_tokens", "rate_limits"] {
+    for table in [
+        "users",
+        "auth_audit_log",
+        "sessions",
+        "refresh_tokens",
+        "rate_limits",
+    ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&db.pool)
             .await
@@ -16,7 +22,7 @@ async fn demo_fills_an_empty_database_once() {
         assert!(n > 100, "{table} has only {n} rows");
     }
     let years: f64 = sqlx::query_scalar(
-        r#"SELECT extract(epoch FROM now() - min("timestamp")) / (365.25 * 86400) FROM auth_audit_log"#,
+        r#"SELECT (extract(epoch FROM now() - min("timestamp")) / (365.25 * 86400))::float8 FROM auth_audit_log"#,
     )
     .fetch_one(&db.pool)
     .await
@@ -35,7 +41,10 @@ async fn demo_fills_an_empty_database_once() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert_eq!(demo::fill(&db.pool).await.unwrap(), DemoOutcome::AlreadyHasData);
+    assert_eq!(
+        demo::fill(&db.pool).await.unwrap(),
+        DemoOutcome::AlreadyHasData
+    );
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM auth_audit_log")
         .fetch_one(&db.pool)
         .await
@@ -49,7 +58,15 @@ async fn overview_matches_the_catalog() {
     demo::fill(&db.pool).await.unwrap();
     let rows = partitioning::pg::overview::fetch(&db.pool).await.unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r.table.as_str()).collect();
-    assert_eq!(names, ["auth_audit_log", "sessions", "refresh_tokens", "rate_limits"]);
+    assert_eq!(
+        names,
+        [
+            "auth_audit_log",
+            "sessions",
+            "refresh_tokens",
+            "rate_limits"
+        ]
+    );
     for row in &rows {
         let (count, bytes): (i64, i64) = sqlx::query_as(
             "SELECT count(*), coalesce(sum(pg_total_relation_size(inhrelid)), 0)::bigint \

@@ -8,7 +8,12 @@ use partitioning::pg::migrate;
 use partitioning::pg::testdb::TestDb;
 use sqlx::PgPool;
 
-const TABLES: [&str; 4] = ["auth_audit_log", "sessions", "refresh_tokens", "rate_limits"];
+const TABLES: [&str; 4] = [
+    "auth_audit_log",
+    "sessions",
+    "refresh_tokens",
+    "rate_limits",
+];
 
 /// Rows spread over years, plus rows exactly on the edges the calendar math must get right:
 /// a UTC midnight, Feb 29, Dec 31 → Jan 1, a Sunday/Monday pair for the weekly table.
@@ -74,16 +79,23 @@ async fn rows_in_named_partitions(pool: &PgPool) {
         ),
     ];
     for (table, expected) in checks {
-        let sql = format!("SELECT count(*) FROM {table} WHERE tableoid::regclass::text <> {expected}");
+        let sql =
+            format!("SELECT count(*) FROM {table} WHERE tableoid::regclass::text <> {expected}");
         let misplaced: i64 = sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap();
-        assert_eq!(misplaced, 0, "{table}: rows outside the partition named for their period");
+        assert_eq!(
+            misplaced, 0,
+            "{table}: rows outside the partition named for their period"
+        );
     }
 }
 
 /// Every partition bound is a UTC midnight, read back with the session in UTC.
 async fn bounds_are_utc_midnights(pool: &PgPool) {
     let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("SET TimeZone = 'UTC'").execute(&mut *conn).await.unwrap();
+    sqlx::query("SET TimeZone = 'UTC'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let bad: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
          JOIN pg_class c ON c.oid = i.inhrelid \
@@ -94,7 +106,10 @@ async fn bounds_are_utc_midnights(pool: &PgPool) {
     .await
     .unwrap();
     assert!(bad.is_empty(), "bounds that are not UTC midnights: {bad:?}");
-    sqlx::query("RESET TimeZone").execute(&mut *conn).await.unwrap();
+    sqlx::query("RESET TimeZone")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -107,7 +122,10 @@ async fn up_down_up_round_trips_every_row_through_sqlx() {
 
     migrate::up(&db.pool).await.unwrap();
     for table in TABLES {
-        assert!(is_partitioned(&db.pool, table).await, "{table} not partitioned");
+        assert!(
+            is_partitioned(&db.pool, table).await,
+            "{table} not partitioned"
+        );
     }
     assert_eq!(contents(&db.pool).await, before, "006 up changed rows");
     rows_in_named_partitions(&db.pool).await;
@@ -115,12 +133,19 @@ async fn up_down_up_round_trips_every_row_through_sqlx() {
 
     migrate::down_to(&db.pool, 5).await.unwrap();
     for table in TABLES {
-        assert!(!is_partitioned(&db.pool, table).await, "{table} still partitioned");
+        assert!(
+            !is_partitioned(&db.pool, table).await,
+            "{table} still partitioned"
+        );
     }
     assert_eq!(contents(&db.pool).await, before, "006 down changed rows");
 
     migrate::up(&db.pool).await.unwrap();
-    assert_eq!(contents(&db.pool).await, before, "006 up again changed rows");
+    assert_eq!(
+        contents(&db.pool).await,
+        before,
+        "006 up again changed rows"
+    );
     rows_in_named_partitions(&db.pool).await;
 }
 
@@ -134,7 +159,10 @@ async fn the_guide_s_guide_indexes_and_primary_keys_exist() {
     .await
     .unwrap();
     for name in ["idx_audit_log_timestamp", "idx_audit_log_user_id"] {
-        assert!(indexes.iter().any(|i| i == name), "missing {name}: {indexes:?}");
+        assert!(
+            indexes.iter().any(|i| i == name),
+            "missing {name}: {indexes:?}"
+        );
     }
     for (table, key) in [
         ("auth_audit_log", "timestamp"),
@@ -151,12 +179,17 @@ async fn the_guide_s_guide_indexes_and_primary_keys_exist() {
         .fetch_all(&db.pool)
         .await
         .unwrap();
-        assert!(pk.contains(&"id".to_string()) && pk.contains(&key.to_string()), "{table}: {pk:?}");
+        assert!(
+            pk.contains(&"id".to_string()) && pk.contains(&key.to_string()),
+            "{table}: {pk:?}"
+        );
     }
 }
 
 fn psql(url: &str, file: &str, tz: &str) {
-    let path = partitioning::pg::workspace_root().join("migrations").join(file);
+    let path = partitioning::pg::workspace_root()
+        .join("migrations")
+        .join(file);
     let out = Command::new("psql")
         .arg(url)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
@@ -209,9 +242,25 @@ async fn psql_round_trip_in_new_york_keeps_rows_and_utc_bounds() {
 #[tokio::test]
 async fn sqlx_migration_under_new_york_timezone_writes_utc_bounds() {
     let db = TestDb::empty().await.unwrap();
-    let url = format!("{}?options=-c%20TimeZone%3DAmerica%2FNew_York", db.url);
-    let pool = partitioning::pg::pool_for(&url).await.unwrap();
-    let tz: String = sqlx::query_scalar("SHOW TimeZone").fetch_one(&pool).await.unwrap();
+    // sqlx sends TimeZone=UTC in its startup packet (it wins over `options=-c TimeZone=...`), so
+    // the zone is set on every connection once it is open.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query("SET TimeZone = 'America/New_York'")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let tz: String = sqlx::query_scalar("SHOW TimeZone")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(tz, "America/New_York");
     migrate::up_to(&pool, 5).await.unwrap();
     sqlx::raw_sql(SEED).execute(&pool).await.unwrap();

@@ -52,9 +52,16 @@ async fn the_guide_s_snippets_work_as_written() {
     .await
     .unwrap();
     let audit = partitions(&db.pool, "auth_audit_log").await;
-    assert!(audit.contains(&"auth_audit_log_2025_12".to_string()), "{audit:?}");
+    assert!(
+        audit.contains(&"auth_audit_log_2025_12".to_string()),
+        "{audit:?}"
+    );
     let sessions = partitions(&db.pool, "sessions").await;
-    assert!(sessions.len() >= 31, "{} session partitions", sessions.len());
+    assert!(
+        sessions.len() >= 31,
+        "{} session partitions",
+        sessions.len()
+    );
     // Calling again changes nothing.
     sqlx::raw_sql("SELECT create_audit_log_partition('2025-12-15'::DATE);")
         .execute(&db.pool)
@@ -82,7 +89,10 @@ async fn weekly_partitions_start_on_monday_even_in_another_timezone() {
         None => "refresh_tokens_2025_12_29".into(),
     };
     assert_eq!(name, "refresh_tokens_2025_12_29");
-    sqlx::query("SET TimeZone = 'UTC'").execute(&mut *conn).await.unwrap();
+    sqlx::query("SET TimeZone = 'UTC'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let bound: String = sqlx::query_scalar(
         "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'refresh_tokens_2025_12_29'",
     )
@@ -114,15 +124,20 @@ async fn drop_old_partitions_never_drops_audit_partitions_under_seven_years() {
         .unwrap();
     assert!(partitions(&db.pool, "auth_audit_log").await.len() >= 97);
 
-    sqlx::query("UPDATE partition_policy SET cleanup_mode = 'auto' WHERE table_name = 'auth_audit_log'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE partition_policy SET cleanup_mode = 'auto' WHERE table_name = 'auth_audit_log'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let dropped: i32 = sqlx::query_scalar("SELECT drop_old_partitions()")
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert!(dropped >= 11, "8 years back, 7 kept: about a year of months goes, got {dropped}");
+    assert!(
+        dropped >= 11,
+        "8 years back, 7 kept: about a year of months goes, got {dropped}"
+    );
     let young_gone: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM generate_series(0, 96) m \
          WHERE (date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m - 1)) AT TIME ZONE 'UTC' > now() - interval '7 years' \
@@ -131,7 +146,10 @@ async fn drop_old_partitions_never_drops_audit_partitions_under_seven_years() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    assert_eq!(young_gone, 0, "an audit partition younger than 7 years was dropped");
+    assert_eq!(
+        young_gone, 0,
+        "an audit partition younger than 7 years was dropped"
+    );
     let old_left: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM generate_series(0, 96) m \
          WHERE (date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m - 1)) AT TIME ZONE 'UTC' <= now() - interval '7 years' \
@@ -140,7 +158,10 @@ async fn drop_old_partitions_never_drops_audit_partitions_under_seven_years() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    assert_eq!(old_left, 0, "an audit partition past retention was kept under an auto policy");
+    assert_eq!(
+        old_left, 0,
+        "an audit partition past retention was kept under an auto policy"
+    );
 
     let logged: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM partition_action_log WHERE table_name = 'auth_audit_log' AND action = 'drop'",
@@ -160,7 +181,10 @@ async fn the_policy_table_refuses_an_audit_retention_under_six_years() {
     .execute(&db.pool)
     .await
     .unwrap_err();
-    let code = err.as_database_error().and_then(|e| e.code()).unwrap_or_default();
+    let code = err
+        .as_database_error()
+        .and_then(|e| e.code())
+        .unwrap_or_default();
     assert_eq!(code, "23514", "check_violation expected, got {err}");
 }
 
@@ -173,10 +197,12 @@ async fn dropping_a_young_audit_partition_by_hand_is_refused() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    sqlx::query("SELECT create_audit_log_partition((now() AT TIME ZONE 'UTC' - interval '2 years')::date)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "SELECT create_audit_log_partition((now() AT TIME ZONE 'UTC' - interval '2 years')::date)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let err = sqlx::query(&format!("DROP TABLE {name}"))
         .execute(&db.pool)
         .await
