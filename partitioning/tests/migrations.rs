@@ -271,3 +271,72 @@ async fn sqlx_migration_under_new_york_timezone_writes_utc_bounds() {
     rows_in_named_partitions(&db.pool).await;
     pool.close().await;
 }
+
+/// What is left in the schema besides sqlx's bookkeeping: tables, functions, event triggers.
+async fn leftovers(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT 'table ' || relname FROM pg_class WHERE relnamespace = 'public'::regnamespace \
+           AND relkind IN ('r', 'p') AND relname <> '_sqlx_migrations' \
+         UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace \
+         UNION ALL SELECT 'event trigger ' || evtname FROM pg_event_trigger ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Files 001-006 through psql, as a DBA would: each up twice (safe to re-run), then every down in
+/// reverse, which leaves nothing behind, then up again.
+#[tokio::test]
+async fn psql_runs_every_migration_file_up_twice_and_down_in_auckland() {
+    let db = TestDb::empty().await.unwrap();
+    let tz = "Pacific/Auckland";
+    let names: Vec<String> = migrate::MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && m.version <= 6)
+        .map(|m| format!("{:03}_{}", m.version, m.description.replace(' ', "_")))
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    let mut seeded = Vec::new();
+    for name in &names {
+        if name.starts_with("006") {
+            // Rows of every period go in while the tables are plain, as in production.
+            sqlx::raw_sql(SEED).execute(&db.pool).await.unwrap();
+            seeded = contents(&db.pool).await;
+        }
+        psql(&db.url, &format!("{name}.up.sql"), tz);
+        psql(&db.url, &format!("{name}.up.sql"), tz);
+    }
+    assert_eq!(contents(&db.pool).await, seeded, "006 up lost rows");
+    assert!(!leftovers(&db.pool).await.is_empty());
+    for name in names.iter().rev() {
+        psql(&db.url, &format!("{name}.down.sql"), tz);
+        if name.starts_with("006") {
+            assert_eq!(contents(&db.pool).await, seeded, "006 down lost rows");
+        }
+    }
+    assert_eq!(leftovers(&db.pool).await, Vec::<String>::new());
+    for name in &names {
+        psql(&db.url, &format!("{name}.up.sql"), tz);
+    }
+    for table in TABLES {
+        assert!(is_partitioned(&db.pool, table).await, "{table}");
+    }
+}
+
+/// sqlx's own revert of all six leaves an empty schema, and applying them again works.
+#[tokio::test]
+async fn sqlx_reverts_everything_and_applies_again() {
+    let db = TestDb::migrated().await.unwrap();
+    migrate::down_to(&db.pool, 0).await.unwrap();
+    assert_eq!(leftovers(&db.pool).await, Vec::<String>::new());
+    migrate::up(&db.pool).await.unwrap();
+    let functions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_proc WHERE proname IN ('create_partitions_if_needed', \
+         'drop_old_partitions', 'rustcare_create_partition', 'rustcare_seal_partition')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(functions, 4);
+}
