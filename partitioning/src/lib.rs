@@ -5,8 +5,13 @@
 pub mod calendar;
 pub mod catalog;
 pub mod config;
+pub mod fingerprint;
+pub mod health;
+pub mod layout;
+pub mod metrics;
 pub mod overview;
 #[cfg(feature = "postgres")]
 pub mod pg;
+pub mod planner;
 pub mod policy;
 pub mod table;
