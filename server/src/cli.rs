@@ -8,6 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use partitioning::pg::{self, demo, migrate, Cluster, ClusterOptions, Database, Origin};
 
+use crate::context::{finish, Ctx, GlobalOpts, EXIT_USAGE};
+use crate::monitor::MonitorCommand;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rustcare-partitions",
@@ -22,6 +25,8 @@ pub struct Cli {
     /// Log more (debug level); RUST_LOG overrides.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub global: GlobalOpts,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -35,6 +40,49 @@ pub enum Command {
     /// The database itself: schema migrations and the embedded cluster.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Partitions of each managed table: count, span, size, pending work.
+    Status,
+    /// Create the partitions the policy calls for (current period + PARTITIONS_AHEAD).
+    Create {
+        /// Create every period meeting today .. today + N days (instead of the policy's
+        /// PARTITIONS_AHEAD window).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Show what would be created, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Drop partitions past retention (detach, then drop). Asks for "yes" on a terminal; refuses
+    /// without one unless --force. Approval tables (the audit log) are only reported: their drops
+    /// need a two-person approval in the console.
+    Cleanup {
+        /// List exactly what would be dropped, change nothing.
+        #[arg(long, conflicts_with = "force")]
+        dry_run: bool,
+        /// Drop without asking (cron).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Create + analyze (+ finish interrupted cleanups), and report partitions past retention.
+    /// Drops them only with --force, so it is safe to run unattended; the guide's crontab runs
+    /// `cleanup --force` separately.
+    Maintenance {
+        /// Show what would be done, change nothing.
+        #[arg(long, conflicts_with = "force")]
+        dry_run: bool,
+        /// Also drop partitions past retention (auto tables only).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Convert tables to partitioned tables (a later release: use `db migrate`).
+    Migrate,
+    /// Convert partitioned tables back (a later release: use `db revert 5`).
+    Rollback,
+    /// Monitoring: status, health, performance, metrics, tips.
+    Monitor {
+        #[command(subcommand)]
+        command: Option<MonitorCommand>,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -93,7 +141,11 @@ pub fn project_root() -> PathBuf {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    if let Some(code) = partition_command(&cli.global, &command).await? {
+        return Ok(code);
+    }
+    match command {
         Command::Serve(args) => crate::serve::run(args).await.map(|_| ExitCode::SUCCESS),
         Command::Demo => {
             let db = open().await?;
@@ -131,10 +183,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Stop) => {
             let opts = ClusterOptions::from_env(&project_root())?;
             let stopped = tokio::task::spawn_blocking(move || Cluster::stop(&opts)).await??;
-            println!("{}", if stopped { "embedded cluster stopped" } else { "embedded cluster was not running" });
+            println!(
+                "{}",
+                if stopped {
+                    "embedded cluster stopped"
+                } else {
+                    "embedded cluster was not running"
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
+        // Handled by `partition_command`.
+        _ => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Runs the guide's partition commands; None for the others (serve, demo, db).
+async fn partition_command(
+    global: &GlobalOpts,
+    command: &Command,
+) -> anyhow::Result<Option<ExitCode>> {
+    if matches!(command, Command::Migrate | Command::Rollback) {
+        eprintln!(
+            "error: `migrate` and `rollback` (converting tables to and from partitioned tables in place) \
+             come in a later release. Migration 006 already does it: `rustcare-partitions db migrate` \
+             applies it, `rustcare-partitions db revert 5` undoes it."
+        );
+        return Ok(Some(ExitCode::from(EXIT_USAGE)));
+    }
+    if matches!(command, Command::Serve(_) | Command::Demo | Command::Db(_)) {
+        return Ok(None);
+    }
+    let ctx = match Ctx::load(global) {
+        Ok(ctx) => ctx,
+        Err(exit) => return Ok(Some(ExitCode::from(exit.0))),
+    };
+    let result = match command {
+        Command::Status => crate::manage::status(&ctx).await,
+        Command::Create { days, dry_run } => crate::manage::create(&ctx, *days, *dry_run).await,
+        Command::Cleanup { dry_run, force } => crate::manage::cleanup(&ctx, *dry_run, *force).await,
+        Command::Maintenance { dry_run, force } => {
+            crate::manage::maintenance(&ctx, *dry_run, *force).await
+        }
+        Command::Monitor { command } => {
+            crate::monitor::run(&ctx, command.clone().unwrap_or(MonitorCommand::Status)).await
+        }
+        _ => return Ok(None),
+    };
+    finish(result).map(Some)
 }
 
 /// Opens the database (embedded or `DATABASE_URL`).

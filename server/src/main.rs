@@ -5,12 +5,20 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod context;
+mod manage;
+mod monitor;
+mod progress;
+mod report;
 mod serve;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -29,7 +37,11 @@ fn main() -> ExitCode {
 
 fn init_tracing(verbose: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if verbose { "debug" } else { "info,sqlx=warn,tower_sessions=warn" };
+    let default = if verbose {
+        "debug"
+    } else {
+        "info,sqlx=warn,tower_sessions=warn"
+    };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,10 +1,16 @@
-//! sqlx adapters: the embedded cluster, migrations, catalog introspection, demo data, test databases.
+//! sqlx adapters: the embedded cluster, migrations, catalog introspection, the executor, policy sync,
+//! monitoring reads, demo data, test databases.
 
+pub mod catalog;
 pub mod cluster;
 pub mod demo;
+pub mod executor;
 pub mod migrate;
+pub mod monitor;
 pub mod overview;
+pub mod policy_sync;
 pub mod testdb;
+pub mod tips;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -115,9 +121,9 @@ pub async fn create_database(cluster: &Cluster, name: &str) -> Result<(), DbErro
 
 /// A pool with sane timeouts; errors name the target without its password.
 pub async fn pool_for(url: &str) -> Result<PgPool, DbError> {
-    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
-        DbError::BadUrl(format!("{}: {e}", mask(url)))
-    })?;
+    let options: PgConnectOptions = url
+        .parse()
+        .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", mask(url))))?;
     let options = options
         .application_name("rustcare-partitions")
         .disable_statement_logging();
@@ -138,7 +144,12 @@ pub fn mask(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }

@@ -1,0 +1,399 @@
+//! The executor: carries out a `Plan` against PostgreSQL without blocking the application.
+//!
+//! - Creation goes through the SQL function `rustcare_create_partition` (`LIKE` + a CHECK matching
+//!   the bounds + `ATTACH`: SHARE UPDATE EXCLUSIVE on the parent, not the ACCESS EXCLUSIVE of
+//!   `CREATE ... PARTITION OF`), the same function pg_cron calls, so both paths behave alike.
+//! - Every DDL runs under `lock_timeout` and is retried with backoff; it never queues indefinitely.
+//! - A per-table session advisory lock (the key the SQL functions use) keeps cron, CLI and browser
+//!   from running maintenance on one table at once; a second run skips the table and says why.
+//! - Detach is `CONCURRENTLY` when the table has no default partition and the server is 14+, plain
+//!   otherwise; a detach left pending is finalized; a drop re-checks the retention guard against the
+//!   server's clock, inside the transaction that drops and logs it.
+//!
+//! Crash safety comes from idempotence: every step first looks at the catalog and does nothing when
+//! its work is already done, so a run killed anywhere is finished by the next (the planner turns a
+//! pending detach into FinalizeDetach and a leftover detached table into DropDetached).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+
+use crate::calendar::PartitionBound;
+use crate::config::Config;
+use crate::planner::{Action, ActionKind, Plan};
+use crate::policy::hipaa_guard_allows_drop;
+use crate::table::{quote_ident, ManagedTable};
+
+mod ddl;
+
+/// How the executor behaves; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Who runs this (recorded in the action log): `cli:alice`, `cron`, `console:bob`.
+    pub actor: String,
+    /// How long one DDL statement may wait for a lock before giving up (and being retried).
+    pub lock_timeout: Duration,
+    /// Attempts per action when a lock cannot be had within `lock_timeout`.
+    pub attempts: u32,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        Self {
+            actor: "cli".into(),
+            lock_timeout: Duration::from_secs(3),
+            attempts: 5,
+        }
+    }
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    /// Nothing to do: the catalog was already in the wanted state (e.g. a run killed after the
+    /// step finished, or another path did it).
+    AlreadyDone,
+    /// Not done on purpose, and why: a guard refused, or the catalog is not as planned.
+    Skipped(String),
+    /// Not done because another maintenance run holds the table, or its locks never came.
+    Busy(String),
+    Failed(String),
+}
+
+impl Outcome {
+    /// The `partition_action_log.outcome` value.
+    pub fn log_value(&self) -> &'static str {
+        match self {
+            Outcome::Done => "ok",
+            Outcome::AlreadyDone | Outcome::Skipped(_) | Outcome::Busy(_) => "skipped",
+            Outcome::Failed(_) => "error",
+        }
+    }
+}
+
+/// One action's result, in plan order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionResult {
+    pub table: ManagedTable,
+    pub partition: String,
+    pub action: &'static str,
+    pub reason: String,
+    pub outcome: Outcome,
+    pub elapsed_ms: u64,
+}
+
+/// What the progress callback hears: each action as it starts and as it ends.
+#[derive(Debug, Clone, Copy)]
+pub enum ProgressEvent<'a> {
+    Started {
+        index: usize,
+        total: usize,
+        action: &'a Action,
+    },
+    Finished {
+        index: usize,
+        total: usize,
+        result: &'a ActionResult,
+    },
+}
+
+/// The progress callback.
+pub type Progress<'a> = &'a (dyn Fn(ProgressEvent<'_>) + Send + Sync);
+
+/// Errors that stop the whole run (an action's own failure is an `Outcome::Failed` instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// The advisory lock key of one table, as the SQL functions compute it.
+const LOCK_KEY_SQL: &str = "hashtextextended('rustcare_partitions:' || $1, 0)";
+
+/// Runs `plan` table by table, each under its advisory lock, in the plan's order. A failed action
+/// skips the later actions on the same partition; a lock that cannot be had after every retry skips
+/// the rest of that table (it is busy). Other tables go on.
+pub async fn execute(
+    pool: &PgPool,
+    config: &Config,
+    plan: &Plan,
+    opts: &ExecOptions,
+    progress: Progress<'_>,
+) -> Result<Vec<ActionResult>, ExecError> {
+    let total = plan.actions.len();
+    let mut results: Vec<ActionResult> = Vec::with_capacity(total);
+    let mut tables: Vec<ManagedTable> = Vec::new();
+    for a in &plan.actions {
+        if !tables.contains(&a.table) {
+            tables.push(a.table);
+        }
+    }
+    for table in tables {
+        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.table == table).collect();
+        let mut conn = pool.acquire().await?;
+        // Session settings and the advisory lock must not outlive this run in the pool: the
+        // connection is closed, not returned, whatever happens below.
+        conn.close_on_drop();
+        set_session(&mut conn, opts).await?;
+        let locked: bool =
+            sqlx::query_scalar(&format!("SELECT pg_try_advisory_lock({LOCK_KEY_SQL})"))
+                .bind(table.name())
+                .fetch_one(&mut *conn)
+                .await?;
+        if !locked {
+            let why = format!(
+                "another maintenance run (cron, CLI or console) is working on {table}; \
+                 nothing was done to it, try again when that run finishes"
+            );
+            tracing::warn!(table = table.name(), "{why}");
+            for action in actions {
+                let r = result(action, Outcome::Busy(why.clone()), Instant::now());
+                let index = results.len();
+                progress(ProgressEvent::Started {
+                    index,
+                    total,
+                    action,
+                });
+                log_result(&mut conn, action, &r).await?;
+                progress(ProgressEvent::Finished {
+                    index,
+                    total,
+                    result: &r,
+                });
+                results.push(r);
+            }
+            continue;
+        }
+        let mut failed: Vec<String> = Vec::new();
+        let mut busy = false;
+        for action in actions {
+            let index = results.len();
+            progress(ProgressEvent::Started {
+                index,
+                total,
+                action,
+            });
+            let started = Instant::now();
+            let name = action.kind.partition_name().to_string();
+            let outcome = if busy {
+                Outcome::Busy(format!(
+                    "{table} stayed locked by other sessions; not attempted"
+                ))
+            } else if failed.contains(&name) {
+                Outcome::Skipped(format!("an earlier step on {name} failed"))
+            } else {
+                let (outcome, timed_out) = run_with_retries(&mut conn, config, action, opts).await;
+                busy |= timed_out;
+                outcome
+            };
+            if matches!(outcome, Outcome::Failed(_) | Outcome::Busy(_)) {
+                failed.push(name);
+            }
+            let r = result(action, outcome, started);
+            log_result(&mut conn, action, &r).await?;
+            progress(ProgressEvent::Finished {
+                index,
+                total,
+                result: &r,
+            });
+            results.push(r);
+        }
+        sqlx::query(&format!("SELECT pg_advisory_unlock({LOCK_KEY_SQL})"))
+            .bind(table.name())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(results)
+}
+
+fn result(action: &Action, outcome: Outcome, started: Instant) -> ActionResult {
+    ActionResult {
+        table: action.table,
+        partition: action.kind.partition_name().to_string(),
+        action: action.kind.verb(),
+        reason: action.reason.clone(),
+        outcome,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+async fn set_session(
+    conn: &mut PoolConnection<Postgres>,
+    opts: &ExecOptions,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT set_config('lock_timeout', $1, false), set_config('rustcare.actor', $2, false)",
+    )
+    .bind(format!("{}ms", opts.lock_timeout.as_millis().max(1)))
+    .bind(&opts.actor)
+    .execute(&mut **conn)
+    .await?;
+    Ok(())
+}
+
+/// Runs one action, retrying lock timeouts and deadlocks with jittered exponential backoff.
+/// Returns the outcome and whether it ended because the locks never came.
+async fn run_with_retries(
+    conn: &mut PoolConnection<Postgres>,
+    config: &Config,
+    action: &Action,
+    opts: &ExecOptions,
+) -> (Outcome, bool) {
+    let attempts = opts.attempts.max(1);
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=attempts {
+        match try_action(conn, config, action).await {
+            Ok(outcome) => return (outcome, false),
+            Err(e) if is_lock_timeout(&e) && attempt < attempts => {
+                tracing::warn!(
+                    table = action.table.name(),
+                    partition = action.kind.partition_name(),
+                    attempt,
+                    "lock not granted within lock_timeout; retrying"
+                );
+                let jitter = rand::thread_rng().gen_range(0..=delay.as_millis() as u64 / 2);
+                tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                let timed_out = is_lock_timeout(&e);
+                tracing::error!(
+                    table = action.table.name(),
+                    partition = action.kind.partition_name(),
+                    error = %e,
+                    "{} failed",
+                    action.kind.verb()
+                );
+                let why = describe(&e, attempts);
+                return (
+                    if timed_out {
+                        Outcome::Busy(why)
+                    } else {
+                        Outcome::Failed(why)
+                    },
+                    timed_out,
+                );
+            }
+        }
+    }
+    (Outcome::Busy("gave up waiting for locks".into()), true)
+}
+
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "55P03" || c == "40P01")
+}
+
+fn describe(e: &sqlx::Error, attempts: u32) -> String {
+    match e.as_database_error() {
+        Some(d) if d.code().is_some_and(|c| c == "55P03" || c == "40P01") => format!(
+            "could not get the table's lock within lock_timeout after {attempts} attempts \
+             (a long transaction holds it); nothing was changed, retry later"
+        ),
+        Some(d) => d.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+async fn try_action(
+    conn: &mut PoolConnection<Postgres>,
+    config: &Config,
+    action: &Action,
+) -> Result<Outcome, sqlx::Error> {
+    let table = action.table;
+    match &action.kind {
+        ActionKind::Create { bound, .. } => ddl::create(conn, table, bound).await,
+        ActionKind::FinalizeDetach { name, .. } => ddl::finalize_detach(conn, table, name).await,
+        ActionKind::Detach { name, .. } => ddl::detach(conn, table, name).await,
+        ActionKind::Drop { name, bound, .. } | ActionKind::DropDetached { name, bound } => {
+            let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+                .fetch_one(&mut **conn)
+                .await?;
+            let retention = &config.policy(table).retention;
+            if let Err(why) = hipaa_guard_allows_drop(table, bound, retention, now) {
+                return Ok(Outcome::Skipped(why));
+            }
+            ddl::drop_detached(conn, action, name, bound).await
+        }
+        ActionKind::MoveDefaultRows { default_name, .. } => {
+            ddl::move_default_rows(conn, action, default_name).await
+        }
+        ActionKind::Analyze { name } => ddl::analyze(conn, name).await,
+        ActionKind::Seal { name } => ddl::seal(conn, name).await,
+    }
+}
+
+/// Records one result in `partition_action_log`, unless the step already logged itself inside its
+/// own transaction (drops, row moves) or through the SQL function (creates).
+async fn log_result(
+    conn: &mut PoolConnection<Postgres>,
+    action: &Action,
+    r: &ActionResult,
+) -> Result<(), sqlx::Error> {
+    let self_logged = matches!(
+        action.kind,
+        ActionKind::Create { .. }
+            | ActionKind::Drop { .. }
+            | ActionKind::DropDetached { .. }
+            | ActionKind::MoveDefaultRows { .. }
+            | ActionKind::Seal { .. }
+    );
+    if self_logged && r.outcome == Outcome::Done {
+        return Ok(());
+    }
+    let detail = match &r.outcome {
+        Outcome::Done => action.reason.clone(),
+        Outcome::AlreadyDone => format!("already done; {}", action.reason),
+        Outcome::Skipped(why) | Outcome::Busy(why) | Outcome::Failed(why) => why.clone(),
+    };
+    let (rows, bytes) = action.kind.size();
+    write_log(conn, action, r.outcome.log_value(), rows, bytes, &detail).await
+}
+
+/// Inserts one `partition_action_log` row on `conn` (a connection or an open transaction).
+pub(crate) async fn write_log(
+    conn: &mut sqlx::PgConnection,
+    action: &Action,
+    outcome: &str,
+    rows: Option<i64>,
+    bytes: Option<i64>,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let bound: Option<&PartitionBound> = action.kind.bound();
+    sqlx::query(
+        "INSERT INTO partition_action_log (actor, table_name, partition_name, action, lower_bound, \
+         upper_bound, row_estimate, bytes, outcome, detail) \
+         VALUES (coalesce(current_setting('rustcare.actor', true), 'sql:' || session_user), \
+                 $1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(action.table.name())
+    .bind(action.kind.partition_name())
+    .bind(action.kind.verb())
+    .bind(bound.map(|b| b.lower))
+    .bind(bound.map(|b| b.upper))
+    .bind(rows)
+    .bind(bytes)
+    .bind(outcome)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Runs a statement the simple-query way (no implicit transaction block, as `DETACH ...
+/// CONCURRENTLY` requires). Names are quoted by the caller with `quote_ident`.
+async fn simple(conn: &mut PoolConnection<Postgres>, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sql).execute(&mut **conn).await?;
+    Ok(())
+}
+
+/// `"parent"` for a managed table.
+fn parent(table: ManagedTable) -> String {
+    quote_ident(table.name())
+}
