@@ -7,7 +7,7 @@ pub mod catalog;
 pub mod config;
 pub mod fingerprint;
 pub mod health;
-pub mod layout;
+pub(crate) mod layout;
 pub mod metrics;
 pub mod overview;
 #[cfg(feature = "postgres")]

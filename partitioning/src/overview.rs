@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::TableCatalog;
+
 /// Partition count, size and span of one managed table, as read from the live catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableOverview {
@@ -20,6 +22,24 @@ pub struct TableOverview {
     /// Upper bound of the newest partition.
     pub newest_bound: Option<DateTime<Utc>>,
     pub has_default: bool,
+}
+
+impl TableOverview {
+    /// The same summary computed from a catalog snapshot's table (the console's pages that already
+    /// hold a snapshot need no second query).
+    pub fn from_catalog(c: &TableCatalog) -> Self {
+        let bounds = || c.partitions.iter().filter_map(|p| p.bound);
+        TableOverview {
+            table: c.table.name().to_string(),
+            present: c.exists(),
+            partitions: i64::try_from(c.partitions.len()).unwrap_or(i64::MAX),
+            total_bytes: c.total_bytes(),
+            est_rows: c.est_rows(),
+            oldest_bound: bounds().map(|b| b.lower).min(),
+            newest_bound: bounds().map(|b| b.upper).max(),
+            has_default: c.default_partition.is_some(),
+        }
+    }
 }
 
 /// Bytes as a person reads them: `1.4 GB`, `812 kB`, `0 bytes` (powers of 1024, like pg_size_pretty).
@@ -46,7 +66,44 @@ pub fn human_bytes(bytes: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::*;
+    use crate::calendar::{period_containing, Period};
+    use crate::catalog::PartitionInfo;
+    use crate::table::ManagedTable;
+
+    #[test]
+    fn from_catalog() {
+        let day = |d: u32| {
+            period_containing(
+                Period::Day,
+                chrono::NaiveDate::from_ymd_opt(2025, 10, d).unwrap(),
+            )
+        };
+        let mut c = TableCatalog::empty(ManagedTable::Sessions, 5);
+        for d in [2, 1, 3] {
+            let p = PartitionInfo {
+                bytes: 100,
+                est_rows: 2,
+                ..PartitionInfo::range(d, format!("sessions_2025_10_0{d}"), day(d))
+            };
+            c.partitions.push(p);
+        }
+        let o = TableOverview::from_catalog(&c);
+        assert_eq!(
+            (
+                o.table.as_str(),
+                o.present,
+                o.partitions,
+                o.total_bytes,
+                o.est_rows
+            ),
+            ("sessions", true, 3, 300, 6)
+        );
+        assert_eq!(
+            (o.oldest_bound, o.newest_bound, o.has_default),
+            (Some(day(1).lower), Some(day(3).upper), false)
+        );
+    }
 
     #[test]
     fn bytes_read_like_pg_size_pretty() {

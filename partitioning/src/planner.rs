@@ -14,9 +14,13 @@ use crate::fingerprint::{self, Fingerprint};
 use crate::layout::TableLayout;
 use crate::table::ManagedTable;
 
+pub use crate::layout::{MAX_AHEAD_DAYS, STALE_STATS_DAYS};
+
+mod cleanup;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod upkeep;
 
 /// What to plan for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +250,8 @@ pub enum NoteKind {
     Leftover,
     /// A detach-pending partition that is not past retention: finalized, not dropped.
     PendingWithinRetention,
+    /// The table has a default partition against its policy, or lacks one the policy asks for.
+    DefaultPartitionPolicy,
 }
 
 /// Something a person should know that is not an action.

@@ -263,3 +263,53 @@ fn policy_falls_back_to_the_default_for_a_hand_built_config() {
     }
     assert_eq!(known_keys().len(), 25);
 }
+
+/// bash must read every line we accept the same way (scripts `source` the file). Skipped where
+/// bash is missing.
+#[test]
+fn bash_reads_what_we_read() {
+    use std::process::Command;
+    let lines = [
+        "SESSIONS_CLEANUP=auto",
+        "export SESSIONS_CLEANUP=auto",
+        "SESSIONS_CLEANUP=\"auto\"",
+        "SESSIONS_CLEANUP='auto'   # comment",
+        "SESSIONS_CLEANUP=auto#x",
+        "  SESSIONS_CLEANUP=auto\t# tabbed comment",
+        "SESSIONS_CLEANUP=",
+    ];
+    for line in lines {
+        let ours = super::split_line(line).unwrap().unwrap();
+        let script = format!("set -eu\n{line}\nprintf '%s' \"$SESSIONS_CLEANUP\"");
+        let Ok(out) = Command::new("bash").args(["-c", &script]).output() else {
+            eprintln!("bash not installed: skipped");
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), ours.1, "{line}");
+    }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/partitioning.conf");
+    let keys = known_keys();
+    let script = format!(
+        "set -eu\nsource {file}\nfor k in {}; do printf '%s=%s\\n' \"$k\" \"${{!k-}}\"; done",
+        keys.join(" ")
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Each table sets one of YEARS/DAYS; bash prints the other as empty, which we must skip.
+    let set: String = text
+        .lines()
+        .filter(|l| !l.ends_with('='))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(Config::parse(&set, "bash"), Ok(Config::default()));
+}

@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::calendar::{midnight, partition_name, periods_intersecting, PartitionBound};
-use crate::catalog::TableCatalog;
+use crate::catalog::{PartitionInfo, TableCatalog};
 use ManagedTable::*;
 
 fn t(s: &str) -> DateTime<Utc> {

@@ -1,17 +1,13 @@
-//! The rules that turn one table's layout into actions, held drops and notes.
+//! The rules that turn one table's layout into actions, held drops and notes: the shared
+//! machinery, notes on odd partitions, and creation (cleanup and upkeep rules live beside it).
 
 use chrono::{DateTime, Days, Duration, Utc};
 
 use super::{Action, ActionKind, HeldAction, Hold, NoteKind, Plan, PlanNote, PlanOptions};
 use crate::calendar::{human_instant, parse_partition_name, partition_name, PartitionBound};
-use crate::catalog::PartitionInfo;
-use crate::layout::{TableLayout, STALE_STATS_DAYS};
+use crate::layout::TableLayout;
 use crate::policy::{hipaa_guard_allows_drop, CleanupMode};
 use crate::table::ManagedTable;
-
-/// Closed audit partitions are sealed only a day after they close, so rows stamped just before
-/// midnight but committed after it still land.
-const SEAL_GRACE_HOURS: i64 = 24;
 
 /// `now - d`, saturating at the calendar's start instead of panicking.
 pub(crate) fn before(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -19,13 +15,13 @@ pub(crate) fn before(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-struct TablePlan<'a, 'l> {
-    l: &'l TableLayout<'a>,
-    table: ManagedTable,
-    now: DateTime<Utc>,
-    actions: Vec<Action>,
-    held: Vec<HeldAction>,
-    notes: Vec<PlanNote>,
+pub(super) struct TablePlan<'a, 'l> {
+    pub(super) l: &'l TableLayout<'a>,
+    pub(super) table: ManagedTable,
+    pub(super) now: DateTime<Utc>,
+    pub(super) actions: Vec<Action>,
+    pub(super) held: Vec<HeldAction>,
+    pub(super) notes: Vec<PlanNote>,
 }
 
 pub(super) fn plan_table(
@@ -67,7 +63,7 @@ pub(super) fn plan_table(
 }
 
 impl TablePlan<'_, '_> {
-    fn act(&mut self, kind: ActionKind, reason: String) {
+    pub(super) fn act(&mut self, kind: ActionKind, reason: String) {
         self.actions.push(Action {
             table: self.table,
             kind,
@@ -75,7 +71,7 @@ impl TablePlan<'_, '_> {
         });
     }
 
-    fn note(&mut self, kind: NoteKind, partition: Option<&str>, message: String) {
+    pub(super) fn note(&mut self, kind: NoteKind, partition: Option<&str>, message: String) {
         let partition = partition.map(str::to_string);
         self.notes.push(PlanNote {
             table: self.table,
@@ -86,7 +82,7 @@ impl TablePlan<'_, '_> {
     }
 
     /// "past retention: upper bound 2018-11-01 is before the cutoff 2018-11-25 10:00:00 UTC (7 years)"
-    fn past_reason(&self, bound: &PartitionBound) -> String {
+    pub(super) fn past_reason(&self, bound: &PartitionBound) -> String {
         let cutoff = self.l.cutoff(self.now);
         let relation = if bound.upper == cutoff {
             "equals"
@@ -102,7 +98,7 @@ impl TablePlan<'_, '_> {
     }
 
     /// `None`: drop it now. `Some`: hold it, and why.
-    fn hold_of(&self, bound: &PartitionBound) -> Option<(Hold, String)> {
+    pub(super) fn hold_of(&self, bound: &PartitionBound) -> Option<(Hold, String)> {
         if let Err(why) =
             hipaa_guard_allows_drop(self.table, bound, &self.l.policy.retention, self.now)
         {
@@ -125,7 +121,12 @@ impl TablePlan<'_, '_> {
         })
     }
 
-    fn drop_or_hold(&mut self, kind: ActionKind, bound: &PartitionBound, reason: String) {
+    pub(super) fn drop_or_hold(
+        &mut self,
+        kind: ActionKind,
+        bound: &PartitionBound,
+        reason: String,
+    ) {
         match self.hold_of(bound) {
             None => self.act(kind, reason),
             Some((hold, why)) => {
@@ -164,66 +165,6 @@ impl TablePlan<'_, '_> {
                 p.name, p.raw_bound
             );
             self.note(NoteKind::UnreadableBound, Some(&p.name), msg);
-        }
-    }
-
-    fn finalize_pending(&mut self) {
-        let cutoff = self.l.cutoff(self.now);
-        for p in self
-            .l
-            .catalog
-            .partitions
-            .iter()
-            .filter(|p| p.detach_pending)
-        {
-            let ours = self.l.catalog.is_ours(p)
-                || (p.bound.is_none() && parse_partition_name(self.table, &p.name).is_some());
-            if !ours {
-                let msg = format!(
-                    "{} is pending detach but is not the tool's partition: left alone",
-                    p.name
-                );
-                self.note(NoteKind::Foreign, Some(&p.name), msg);
-                continue;
-            }
-            let reason = format!(
-                "a DETACH ... CONCURRENTLY of {} was interrupted; FINALIZE completes it",
-                p.name
-            );
-            self.act(
-                ActionKind::FinalizeDetach {
-                    name: p.name.clone(),
-                    bound: p.bound,
-                },
-                reason,
-            );
-            match p.bound {
-                Some(b) if b.upper <= cutoff => {
-                    let kind = ActionKind::Drop {
-                        name: p.name.clone(),
-                        bound: b,
-                        est_rows: p.est_rows,
-                        bytes: p.bytes,
-                    };
-                    let reason = self.past_reason(&b);
-                    self.drop_or_hold(kind, &b, reason);
-                }
-                Some(b) => {
-                    let msg = format!(
-                        "{} {b} was being detached but is within retention: after FINALIZE it stays as a detached \
-                         table, not dropped; re-attach it if its rows are still wanted",
-                        p.name
-                    );
-                    self.note(NoteKind::PendingWithinRetention, Some(&p.name), msg);
-                }
-                None => {
-                    let msg = format!(
-                        "{} has an unreadable bound: finalized, never dropped",
-                        p.name
-                    );
-                    self.note(NoteKind::UnreadableBound, Some(&p.name), msg);
-                }
-            }
         }
     }
 
@@ -319,143 +260,6 @@ impl TablePlan<'_, '_> {
         }
     }
 
-    fn drop_past_retention(&mut self) {
-        for p in self.l.past_retention(self.now) {
-            let Some(b) = p.bound else { continue };
-            if p.detach_pending {
-                continue; // finalize_pending handled it
-            }
-            let reason = self.past_reason(&b);
-            let (name, est_rows, bytes) = (p.name.clone(), p.est_rows, p.bytes);
-            match self.hold_of(&b) {
-                None => {
-                    self.act(
-                        ActionKind::Detach {
-                            name: name.clone(),
-                            bound: b,
-                            est_rows,
-                            bytes,
-                        },
-                        reason.clone(),
-                    );
-                    self.act(
-                        ActionKind::Drop {
-                            name,
-                            bound: b,
-                            est_rows,
-                            bytes,
-                        },
-                        reason,
-                    );
-                }
-                Some(_) => self.drop_or_hold(
-                    ActionKind::Drop {
-                        name,
-                        bound: b,
-                        est_rows,
-                        bytes,
-                    },
-                    &b,
-                    reason,
-                ),
-            }
-        }
-    }
-
-    fn drop_leftovers(&mut self) {
-        let cutoff = self.l.cutoff(self.now);
-        for p in self.l.catalog.detached.clone() {
-            match self.l.leftover_bound(&p) {
-                Some(b) if b.upper <= cutoff => {
-                    let reason = format!(
-                        "leftover of an interrupted cleanup (detached, never dropped); {}",
-                        self.past_reason(&b)
-                    );
-                    self.drop_or_hold(
-                        ActionKind::DropDetached {
-                            name: p.name.clone(),
-                            bound: b,
-                        },
-                        &b,
-                        reason,
-                    );
-                }
-                Some(b) => {
-                    let msg = format!(
-                        "{} {b} is detached (attached to nothing) but within retention: its rows are not seen \
-                         through {}; re-attach it or drop it by hand",
-                        p.name, self.table
-                    );
-                    self.note(NoteKind::Leftover, Some(&p.name), msg);
-                }
-                None => {
-                    let msg = format!(
-                        "{} is a detached table not named as the tool names partitions: left alone",
-                        p.name
-                    );
-                    self.note(NoteKind::Leftover, Some(&p.name), msg);
-                }
-            }
-        }
-    }
-
-    fn analyze(&mut self) {
-        let current = self.l.current(self.now);
-        let previous = self.l.previous(self.now);
-        let stale_before = before(self.now, Duration::days(STALE_STATS_DAYS));
-        let mut wanted: Vec<(String, String)> = Vec::new();
-        for p in self.l.ours.iter().filter(|p| !p.detach_pending) {
-            let Some(b) = p.bound else { continue };
-            let why = match (b == current, b == previous, p.last_analyzed) {
-                (true, _, None) | (_, true, None) => Some("never analyzed".to_string()),
-                (true, _, Some(t)) if t < stale_before && p.est_rows > 0 => Some(format!(
-                    "last analyzed {}, over {STALE_STATS_DAYS} days ago, while being written",
-                    human_instant(t)
-                )),
-                (_, true, Some(t)) if t < b.upper && p.est_rows > 0 => Some(format!(
-                    "last analyzed {}, before its period closed at {}: statistics miss its last rows",
-                    human_instant(t),
-                    human_instant(b.upper)
-                )),
-                _ => None,
-            };
-            if let Some(why) = why {
-                wanted.push((p.name.clone(), why));
-            }
-        }
-        for (name, why) in wanted {
-            self.act(ActionKind::Analyze { name }, why);
-        }
-    }
-
-    fn seal(&mut self) {
-        if self.table != ManagedTable::AuthAuditLog {
-            return;
-        }
-        let closed_before = before(self.now, Duration::hours(SEAL_GRACE_HOURS));
-        let to_seal: Vec<&PartitionInfo> = self
-            .l
-            .ours
-            .iter()
-            .copied()
-            .filter(|p| {
-                !p.detach_pending && !p.sealed && p.bound.is_some_and(|b| b.upper <= closed_before)
-            })
-            .collect();
-        for p in to_seal {
-            let upper = p.bound.map(|b| human_instant(b.upper)).unwrap_or_default();
-            let reason = format!(
-                "closed audit partition (ended {upper}): seal it so UPDATE, DELETE and TRUNCATE are refused (AU-9)"
-            );
-            self.act(
-                ActionKind::Seal {
-                    name: p.name.clone(),
-                },
-                reason,
-            );
-        }
-    }
-
     fn note_gaps_and_default(&mut self) {
         let has_default = self.l.catalog.default_partition.is_some();
         let fate = if has_default {
@@ -469,6 +273,27 @@ impl TablePlan<'_, '_> {
         {
             let msg = format!("gap: no partition covers {g}; rows with these times {fate}");
             self.note(NoteKind::Gap, None, msg);
+        }
+        match (
+            self.l.policy.default_partition,
+            &self.l.catalog.default_partition,
+        ) {
+            (true, None) => {
+                let msg = "the policy asks for a default partition and there is none: rows outside every \
+                           partition are refused"
+                    .to_string();
+                self.note(NoteKind::DefaultPartitionPolicy, None, msg);
+            }
+            (false, Some(d)) => {
+                let msg = format!(
+                    "has a default partition ({}) though the policy says no: while it exists DETACH cannot run \
+                     CONCURRENTLY and each ATTACH scans it",
+                    d.name
+                );
+                let name = d.name.clone();
+                self.note(NoteKind::DefaultPartitionPolicy, Some(&name), msg);
+            }
+            _ => {}
         }
         if let Some(d) = self.l.catalog.default_partition.clone() {
             if d.est_rows > 0 {

@@ -316,3 +316,35 @@ fn rows_in_the_default_partition_are_moved_first() {
     assert!(p.actions.is_empty());
     assert_eq!(notes(&p, NoteKind::DefaultRows).len(), 1);
 }
+
+#[test]
+fn default_partition_against_the_policy_is_noted() {
+    let with_default = {
+        let mut c = table(RateLimits, vec![]);
+        c.default_partition = Some(raw("rate_limits_default", "DEFAULT"));
+        c
+    };
+    let mut wants_default = Config::default();
+    wants_default.policies[RateLimits.index()].default_partition = true;
+    // (config, catalog, notes)
+    let cases = [
+        (Config::default(), table(RateLimits, vec![]), 0),
+        (Config::default(), with_default.clone(), 1),
+        (wants_default.clone(), table(RateLimits, vec![]), 1),
+        (wants_default, with_default, 0),
+    ];
+    for (i, (cfg, cat, n)) in cases.into_iter().enumerate() {
+        let p = plan(
+            &cfg,
+            &snap(vec![cat]),
+            t("2025-10-01"),
+            &PlanOptions::default(),
+        );
+        assert_eq!(
+            notes(&p, NoteKind::DefaultPartitionPolicy).len(),
+            n,
+            "case {i}: {:?}",
+            p.notes
+        );
+    }
+}
