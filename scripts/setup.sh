@@ -15,7 +15,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 
 # --- Debian packages --------------------------------------------------------------------------
 debs=(postgresql postgresql-15-cron postgresql-15-partman)
-[ $want_test = 1 ] && debs+=(chromium poppler-utils)
+[ $want_test = 1 ] && debs+=(chromium poppler-utils prometheus)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
