@@ -194,7 +194,16 @@ fn performance_text(p: &Performance) -> String {
                 q.table.clone(),
                 q.label.clone(),
                 match &q.error {
-                    None => format!("{} of {}", q.partitions_scanned, q.partitions_total),
+                    None => match q.partitions_expected {
+                        Some(e) => format!(
+                            "{} of {} (range holds {e})",
+                            q.partitions_scanned, q.partitions_total
+                        ),
+                        None => format!(
+                            "{} of {} (no key filter)",
+                            q.partitions_scanned, q.partitions_total
+                        ),
+                    },
                     Some(e) => format!("error: {e}"),
                 },
             ]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::calendar::{bound_literal, period_containing, Period};
+use crate::calendar::{bound_literal, midnight, period_containing, Period};
 use crate::catalog::CatalogSnapshot;
 use crate::table::{quote_ident, ManagedTable};
 
@@ -59,6 +59,9 @@ pub struct QueryProbe {
     pub filters_on_key: bool,
     /// Partitions the plan scans, after plan-time and executor-startup pruning.
     pub partitions_scanned: usize,
+    /// Partitions whose range meets the query's key range (from the catalog): what perfect
+    /// pruning scans. None for a query without a key filter.
+    pub partitions_expected: Option<usize>,
     /// Partitions of the table (the default included).
     pub partitions_total: usize,
     pub error: Option<String>,
@@ -144,14 +147,26 @@ pub async fn performance(
         .collect();
     let mut probes = Vec::new();
     for table in &tables {
-        let total = snapshot
-            .tables
-            .iter()
-            .find(|t| t.table == *table)
+        let catalog = snapshot.tables.iter().find(|t| t.table == *table);
+        let total = catalog
             .map(|t| t.partitions.len() + usize::from(t.default_partition.is_some()))
             .unwrap_or(0);
-        for (label, sql, filters_on_key) in typical_queries(*table, snapshot.taken_at) {
-            probes.push(probe(pool, *table, label, sql, filters_on_key, total).await);
+        for q in typical_queries(*table, snapshot.taken_at) {
+            // Partitions meeting [from, to), plus the default and any with an unreadable bound:
+            // those can never be pruned by a range.
+            let expected = q.key_range.map(|(from, to)| {
+                catalog.map_or(0, |t| {
+                    t.partitions
+                        .iter()
+                        .filter(|p| {
+                            p.bound
+                                .is_none_or(|b| b.upper > from && to.is_none_or(|to| b.lower < to))
+                        })
+                        .count()
+                        + usize::from(t.default_partition.is_some())
+                })
+            });
+            probes.push(probe(pool, *table, q, expected, total).await);
         }
     }
     Ok(Performance {
@@ -161,47 +176,60 @@ pub async fn performance(
     })
 }
 
+/// One typical query: what it stands for, its SQL, and the key range it filters on.
+struct TypicalQuery {
+    label: &'static str,
+    sql: String,
+    key_range: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
 /// The queries the application runs most, per table. The audit pair is the guide's own example of
 /// a good (key-filtered) and a poor (no key) query.
-fn typical_queries(table: ManagedTable, now: DateTime<Utc>) -> Vec<(String, String, bool)> {
+fn typical_queries(table: ManagedTable, now: DateTime<Utc>) -> Vec<TypicalQuery> {
     let key = quote_ident(table.partition_column());
     let name = quote_ident(table.name());
+    let since = |label, interval: &str, from: DateTime<Utc>| TypicalQuery {
+        label,
+        sql: format!("SELECT count(*) FROM {name} WHERE {key} >= {interval}"),
+        key_range: Some((from, None)),
+    };
     match table {
         ManagedTable::AuthAuditLog => {
             let month = period_containing(Period::Month, now.date_naive());
             vec![
-                (
-                    "one month of login events (the guide's query)".into(),
-                    format!(
+                TypicalQuery {
+                    label: "one month of login events (the guide's query)",
+                    sql: format!(
                         "SELECT * FROM {name} WHERE {key} >= {} AND {key} < {} AND event_type = 'login'",
                         bound_literal(month.lower),
                         bound_literal(month.upper)
                     ),
-                    true,
-                ),
-                (
-                    "one user's events without a time filter (the guide's poor query)".into(),
-                    format!(
+                    key_range: Some((month.lower, Some(month.upper))),
+                },
+                TypicalQuery {
+                    label: "one user's events without a time filter (the guide's poor query)",
+                    sql: format!(
                         "SELECT * FROM {name} WHERE user_id = '00000000-0000-0000-0000-000000000000'"
                     ),
-                    false,
-                ),
+                    key_range: None,
+                },
             ]
         }
-        ManagedTable::Sessions => vec![(
-            "sessions of the last 7 days (the guide's query)".into(),
-            format!("SELECT count(*) FROM {name} WHERE {key} >= CURRENT_DATE - INTERVAL '7 days'"),
-            true,
+        // CURRENT_DATE is the session's date: a day of slack is allowed for when it is not UTC's.
+        ManagedTable::Sessions => vec![since(
+            "sessions of the last 7 days (the guide's query)",
+            "CURRENT_DATE - INTERVAL '7 days'",
+            midnight(now.date_naive() - chrono::Days::new(7)),
         )],
-        ManagedTable::RefreshTokens => vec![(
-            "tokens issued in the last 30 days".into(),
-            format!("SELECT count(*) FROM {name} WHERE {key} >= now() - interval '30 days'"),
-            true,
+        ManagedTable::RefreshTokens => vec![since(
+            "tokens issued in the last 30 days",
+            "now() - interval '30 days'",
+            now - chrono::Duration::days(30),
         )],
-        ManagedTable::RateLimits => vec![(
-            "rate-limit windows of the last hour".into(),
-            format!("SELECT count(*) FROM {name} WHERE {key} >= now() - interval '1 hour'"),
-            true,
+        ManagedTable::RateLimits => vec![since(
+            "rate-limit windows of the last hour",
+            "now() - interval '1 hour'",
+            now - chrono::Duration::hours(1),
         )],
     }
 }
@@ -209,13 +237,12 @@ fn typical_queries(table: ManagedTable, now: DateTime<Utc>) -> Vec<(String, Stri
 async fn probe(
     pool: &PgPool,
     table: ManagedTable,
-    label: String,
-    sql: String,
-    filters_on_key: bool,
+    q: TypicalQuery,
+    partitions_expected: Option<usize>,
     partitions_total: usize,
 ) -> QueryProbe {
     let explained: Result<serde_json::Value, sqlx::Error> =
-        sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+        sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {}", q.sql))
             .fetch_one(pool)
             .await;
     let (partitions_scanned, error) = match explained {
@@ -224,10 +251,11 @@ async fn probe(
     };
     QueryProbe {
         table: table.name().to_string(),
-        label,
-        sql,
-        filters_on_key,
+        label: q.label.to_string(),
+        sql: q.sql,
+        filters_on_key: q.key_range.is_some(),
         partitions_scanned,
+        partitions_expected,
         partitions_total,
         error,
     }

@@ -120,10 +120,14 @@ pub fn tips(
         let Ok(table) = ManagedTable::parse(&p.table) else {
             continue;
         };
-        if p.filters_on_key && p.partitions_total > 1 && p.partitions_scanned == p.partitions_total
-        {
+        // One partition of slack: CURRENT_DATE follows the session's TimeZone.
+        let unpruned = p
+            .partitions_expected
+            .is_some_and(|e| p.partitions_scanned > e + 1);
+        if p.filters_on_key && p.error.is_none() && unpruned {
             out.push(tip("probe_not_pruned", Some(table), format!(
-                "\"{}\" filters on the partition key yet scans all {} partitions", p.label, p.partitions_total),
+                "\"{}\" filters on the partition key yet scans {} partitions where {} hold its range",
+                p.label, p.partitions_scanned, p.partitions_expected.unwrap_or(0)),
                 "check enable_partition_pruning and that the filter compares the key column itself, not an expression of it".into()));
         } else if !p.filters_on_key && p.partitions_total > 1 {
             out.push(tip(
@@ -160,7 +164,7 @@ fn settings(f: &ServerFacts, out: &mut Vec<Tip>) {
             "pruning_off",
             None,
             "enable_partition_pruning is off: every query scans every partition".into(),
-            "ALTER SYSTEM SET enable_partition_pruning = on; SELECT pg_reload_conf();".into(),
+            "ALTER SYSTEM SET enable_partition_pruning = on; SELECT pg_reload_conf(); (and ALTER DATABASE/ROLE ... RESET enable_partition_pruning where it was set)".into(),
         ));
     }
     if f.constraint_exclusion == "off" {
