@@ -11,6 +11,9 @@ use crate::pg::monitor::{Performance, ServerFacts};
 use crate::planner::Plan;
 use crate::table::ManagedTable;
 
+#[cfg(test)]
+mod tests;
+
 /// One piece of advice: what was seen, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tip {
