@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use partitioning::catalog::CatalogSnapshot;
 use partitioning::config::Config;
+use partitioning::pg::catalog;
 use partitioning::pg::{migrate, Database, Origin};
 use partitioning::table::ManagedTable;
+use sqlx::PgPool;
 
 use crate::cli::project_root;
 
@@ -39,6 +42,10 @@ pub struct GlobalOpts {
     /// Who runs this, recorded in the action log [default: cli:$USER].
     #[arg(long, value_name = "NAME", global = true, env = "RUSTCARE_ACTOR")]
     pub actor: Option<String>,
+    /// Exact on-disk sizes (a stat of every file) instead of the catalog's estimates; slower on
+    /// thousands of partitions.
+    #[arg(long, global = true)]
+    pub exact_sizes: bool,
 }
 
 fn parse_table(s: &str) -> Result<ManagedTable, String> {
@@ -51,6 +58,7 @@ pub struct Ctx {
     pub tables: Vec<ManagedTable>,
     pub format: Format,
     pub actor: String,
+    pub exact_sizes: bool,
 }
 
 /// A command ending with a message already printed and this exit code.
@@ -81,6 +89,7 @@ impl Ctx {
             tables: opts.tables.clone(),
             format: opts.format,
             actor,
+            exact_sizes: opts.exact_sizes,
         })
     }
 
@@ -94,6 +103,39 @@ impl Ctx {
 
     pub fn json(&self) -> bool {
         self.format == Format::Json
+    }
+
+    /// The catalog of this run's tables, with exact sizes when `--exact-sizes` asks for them.
+    pub async fn snapshot(&self, pool: &PgPool) -> anyhow::Result<CatalogSnapshot> {
+        let mut snap = catalog::snapshot(pool, &self.tables())
+            .await
+            .context("reading the catalog")?;
+        if self.exact_sizes {
+            let mut oids = Vec::new();
+            for t in &snap.tables {
+                let all = t
+                    .partitions
+                    .iter()
+                    .chain(&t.default_partition)
+                    .chain(&t.detached);
+                oids.extend(all.map(|p| p.oid));
+            }
+            let sizes = catalog::exact_sizes(pool, &oids)
+                .await
+                .context("reading exact sizes")?;
+            let mut sizes = sizes.into_iter();
+            for t in &mut snap.tables {
+                let all = t
+                    .partitions
+                    .iter_mut()
+                    .chain(t.default_partition.as_mut())
+                    .chain(t.detached.iter_mut());
+                for (p, bytes) in all.zip(sizes.by_ref()) {
+                    p.bytes = bytes;
+                }
+            }
+        }
+        Ok(snap)
     }
 }
 

@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::Context as _;
 use partitioning::catalog::CatalogSnapshot;
 use partitioning::pg::executor::{self, ActionResult, ExecOptions, Outcome};
-use partitioning::pg::{catalog, policy_sync};
+use partitioning::pg::policy_sync;
 use partitioning::planner::{self, Action, Plan, PlanOptions};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -51,9 +51,7 @@ struct HeldLine {
 
 pub async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
     let db = crate::context::open_db().await?;
-    let snapshot = catalog::snapshot(&db.pool, &ctx.tables())
-        .await
-        .context("reading the catalog")?;
+    let snapshot = ctx.snapshot(&db.pool).await?;
     let plan = make_plan(ctx, &snapshot, PlanOptions::maintenance(), None);
     let report = report::status(&ctx.config, &snapshot, &plan, &ctx.tables());
     if ctx.json() {
@@ -124,9 +122,7 @@ async fn run(
         // The SQL functions (pg_cron) read their policy from the table: keep it equal to the file.
         policy_sync::sync(pool, &ctx.config).await?;
     }
-    let snapshot = catalog::snapshot(pool, &ctx.tables())
-        .await
-        .context("reading the catalog")?;
+    let snapshot = ctx.snapshot(pool).await?;
     let mut plan = make_plan(ctx, &snapshot, base, days);
     let mut report = RunReport {
         command,

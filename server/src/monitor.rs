@@ -35,9 +35,7 @@ pub async fn run(ctx: &Ctx, cmd: MonitorCommand) -> anyhow::Result<u8> {
     let db = open_db().await?;
     let pool = &db.pool;
     let tables = ctx.tables();
-    let snapshot = catalog::snapshot(pool, &tables)
-        .await
-        .context("reading the catalog")?;
+    let snapshot = ctx.snapshot(pool).await?;
     match cmd {
         MonitorCommand::Status => {
             let plan = planner::plan(&ctx.config, &snapshot, snapshot.taken_at, &plan_opts(ctx));

@@ -173,3 +173,46 @@ async fn pruning_switched_off_is_critical_and_the_tips_show_its_cost() {
     // The guide's one-month audit query now reads every audit partition: measured, not assumed.
     assert!(topics.contains(&"probe_not_pruned"), "{topics:?}");
 }
+
+#[tokio::test]
+async fn exact_sizes_are_read_on_demand() {
+    let db = TestDb::migrated().await.unwrap();
+    // Rows written since the last VACUUM/ANALYZE: relpages (the estimate) has not seen them yet.
+    sqlx::raw_sql(
+        "INSERT INTO sessions (user_id, expires_at, token_hash) \
+         SELECT gen_random_uuid(), now() + interval '1 day', md5(g::text) FROM generate_series(1, 5000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let bytes = |out: &std::process::Output| -> i64 {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["tables"][0]["bytes"].as_i64().unwrap()
+    };
+    let estimate = cli(&db, &["status", "--table", "sessions", "--format", "json"]).await;
+    let exact = cli(
+        &db,
+        &[
+            "status",
+            "--table",
+            "sessions",
+            "--format",
+            "json",
+            "--exact-sizes",
+        ],
+    )
+    .await;
+    assert_eq!(exact.status.code(), Some(0), "{}", text(&exact));
+    let real: i64 = sqlx::query_scalar(
+        "SELECT sum(pg_total_relation_size(inhrelid))::bigint FROM pg_inherits WHERE inhparent = 'sessions'::regclass",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(bytes(&exact), real, "{}", text(&exact));
+    assert!(
+        bytes(&estimate) < real,
+        "the estimate lags until ANALYZE: {}",
+        text(&estimate)
+    );
+}
