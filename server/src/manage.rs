@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::Context as _;
 use partitioning::catalog::CatalogSnapshot;
 use partitioning::pg::executor::{self, ActionResult, ExecOptions, Outcome};
 use partitioning::pg::policy_sync;
