@@ -26,6 +26,6 @@ if [ -z "${RUSTCARE_BIN:-}" ] && command -v cargo >/dev/null 2>&1; then
   rm -f "$build_log"
 fi
 if [ ! -x "$bin" ]; then
-  echo "error: $bin is missing and cargo is not on PATH to build it; run scripts/setup.sh once" >&2
+  echo "error: $bin is missing: build it with \`cargo build --release -p server\` (needs cargo on PATH; scripts/setup.sh installs it), or set RUSTCARE_BIN to the binary" >&2
   exit 2
 fi

@@ -28,7 +28,9 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // One clear line for the person; the log line carries the same for log collectors
+            // only when asked for (debug), so a terminal does not show it twice.
+            tracing::debug!("{e:?}");
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
