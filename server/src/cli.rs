@@ -19,7 +19,10 @@ use crate::monitor::MonitorCommand;
     long_about = "PostgreSQL partitioning for the RustCare auth tables.\n\n\
         With DATABASE_URL unset, a private PostgreSQL cluster is started (or reused) under \
         RUSTCARE_DATA_DIR (default ./.data). With DATABASE_URL set, that server is used and nothing \
-        is started."
+        is started.\n\n\
+        Exit codes of the partition commands: 0 done; 1 some actions not done (another run held \
+        the table, a lock never came, a failure) or a health warning; 2 usage or config error \
+        (nothing was run) or a critical health finding."
 )]
 pub struct Cli {
     /// Log more (debug level); RUST_LOG overrides.
@@ -42,7 +45,10 @@ pub enum Command {
     Db(DbCommand),
     /// Partitions of each managed table: count, span, size, pending work.
     Status,
-    /// Create the partitions the policy calls for (current period + PARTITIONS_AHEAD).
+    /// Create the partitions the policy calls for.
+    ///
+    /// The current period and <TABLE>_PARTITIONS_AHEAD more (or every period up to --days N),
+    /// without blocking the application (LIKE + CHECK + ATTACH under lock_timeout).
     Create {
         /// Create every period meeting today .. today + N days (instead of the policy's
         /// PARTITIONS_AHEAD window).
@@ -52,9 +58,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Drop partitions past retention (detach, then drop). Asks for "yes" on a terminal; refuses
-    /// without one unless --force. Approval tables (the audit log) are only reported: their drops
-    /// need a two-person approval in the console.
+    /// Drop partitions past retention (detach, then drop).
+    ///
+    /// Asks for "yes" on a terminal; without a terminal it refuses (exit 2) unless --force or
+    /// --dry-run. Tables with cleanup=approval (the audit log) are only reported: their drops need
+    /// a two-person approval in the console.
     Cleanup {
         /// List exactly what would be dropped, change nothing.
         #[arg(long, conflicts_with = "force")]
@@ -63,9 +71,10 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Create + analyze (+ finish interrupted cleanups), and report partitions past retention.
-    /// Drops them only with --force, so it is safe to run unattended; the guide's crontab runs
-    /// `cleanup --force` separately.
+    /// Create + analyze + finish interrupted cleanups; drops only with --force.
+    ///
+    /// Without --force, partitions past retention are listed, not dropped, so maintenance is safe
+    /// to run unattended (the guide's crontab runs `cleanup --force` separately).
     Maintenance {
         /// Show what would be done, change nothing.
         #[arg(long, conflicts_with = "force")]
