@@ -82,6 +82,10 @@ pub enum Command {
         /// Also drop partitions past retention (auto tables only).
         #[arg(long)]
         force: bool,
+        /// Also seal closed audit-log partitions: a trigger refusing UPDATE, DELETE and TRUNCATE,
+        /// plus REVOKE from PUBLIC (the guide's `readonly = true` does not exist in PostgreSQL).
+        #[arg(long)]
+        seal: bool,
     },
     /// Convert tables to partitioned tables (a later release: use `db migrate`).
     Migrate,
@@ -231,9 +235,11 @@ async fn partition_command(
         Command::Status => crate::manage::status(&ctx).await,
         Command::Create { days, dry_run } => crate::manage::create(&ctx, *days, *dry_run).await,
         Command::Cleanup { dry_run, force } => crate::manage::cleanup(&ctx, *dry_run, *force).await,
-        Command::Maintenance { dry_run, force } => {
-            crate::manage::maintenance(&ctx, *dry_run, *force).await
-        }
+        Command::Maintenance {
+            dry_run,
+            force,
+            seal,
+        } => crate::manage::maintenance(&ctx, *dry_run, *force, *seal).await,
         Command::Monitor { command } => {
             crate::monitor::run(&ctx, command.clone().unwrap_or(MonitorCommand::Status)).await
         }

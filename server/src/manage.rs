@@ -84,13 +84,17 @@ pub async fn cleanup(ctx: &Ctx, dry_run: bool, force: bool) -> anyhow::Result<u8
     run(ctx, "cleanup", PlanOptions::cleanup(), None, mode).await
 }
 
-pub async fn maintenance(ctx: &Ctx, dry_run: bool, force: bool) -> anyhow::Result<u8> {
+pub async fn maintenance(ctx: &Ctx, dry_run: bool, force: bool, seal: bool) -> anyhow::Result<u8> {
     let mode = match (dry_run, force) {
         (true, _) => Mode::DryRun,
         (false, true) => Mode::Force,
         (false, false) => Mode::SafeOnly,
     };
-    run(ctx, "maintenance", PlanOptions::maintenance(), None, mode).await
+    let base = PlanOptions {
+        seal,
+        ..PlanOptions::maintenance()
+    };
+    run(ctx, "maintenance", base, None, mode).await
 }
 
 fn make_plan(ctx: &Ctx, snapshot: &CatalogSnapshot, base: PlanOptions, days: Option<u32>) -> Plan {

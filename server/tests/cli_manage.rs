@@ -409,3 +409,39 @@ async fn the_wrapper_scripts_pass_arguments_through_from_any_directory() {
     assert_eq!(out.status.code(), Some(2), "exit codes pass through");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn maintenance_seal_makes_closed_audit_months_immutable() {
+    let db = TestDb::migrated().await.unwrap();
+    sqlx::raw_sql(
+        "SELECT create_audit_log_partition((date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m))::date) \
+         FROM generate_series(1, 3) m; \
+         INSERT INTO auth_audit_log (\"timestamp\", event_type, outcome) \
+         VALUES (date_trunc('month', now()) - interval '40 days', 'login', 'success');",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let out = cli(&db, &["maintenance", "--seal", "--table", "auth_audit_log"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sealed: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         WHERE t.tgname = 'rustcare_sealed' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        sealed.len() >= 2,
+        "closed months sealed: {sealed:?}\n{}",
+        text(&out)
+    );
+    let now = server_now(&db.pool).await;
+    let current = format!("auth_audit_log_{}", now.format("%Y_%m"));
+    assert!(!sealed.contains(&current), "the open month stays writable");
+    let err = sqlx::raw_sql("UPDATE auth_audit_log SET outcome = 'failure' WHERE \"timestamp\" < date_trunc('month', now()) - interval '35 days'")
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("seal"), "{err}");
+}
