@@ -188,7 +188,7 @@ pub fn check(
                 checks::TABLE,
                 Severity::Critical,
                 "the table is not partitioned: no pruning, and cleanup would need DELETE",
-                "run `./scripts/manage-partitions.sh migrate`",
+                "apply migration 006: `rustcare-partitions db migrate` (or `psql $DATABASE_URL -f migrations/006_add_table_partitioning.up.sql`)",
             );
         } else {
             let layout = TableLayout::new(config.policy(table), catalog);

@@ -348,7 +348,7 @@ pub fn plan(
         out.table_oids.push((table, catalog.oid));
         if !catalog.is_partitioned {
             let msg =
-                "the table is not partitioned; run `manage-partitions.sh migrate`".to_string();
+                "the table is not partitioned; apply migration 006 with `rustcare-partitions db migrate`".to_string();
             out.notes.push(note(NoteKind::NotPartitioned, msg));
             continue;
         }
