@@ -32,7 +32,10 @@ async fn cluster_is_reused_and_keeps_data_across_a_restart() {
     let first = Cluster::ensure_running(&opts).unwrap();
     let again = Cluster::ensure_running(&opts).unwrap();
     assert_eq!(first.port, again.port, "a running cluster is reused");
-    assert!(first.socket_dir.as_ref().is_some_and(|d| d.join(format!(".s.PGSQL.{}", first.port)).exists()));
+    assert!(first
+        .socket_dir
+        .as_ref()
+        .is_some_and(|d| d.join(format!(".s.PGSQL.{}", first.port)).exists()));
 
     create_database(&first, "keep").await.unwrap();
     let pool = pool_for(&first.url("keep")).await.unwrap();
@@ -45,7 +48,10 @@ async fn cluster_is_reused_and_keeps_data_across_a_restart() {
     assert!(Cluster::stop(&opts).unwrap());
     let restarted = Cluster::ensure_running(&opts).unwrap();
     let pool = pool_for(&restarted.url("keep")).await.unwrap();
-    let v: i32 = sqlx::query_scalar("SELECT v FROM kept").fetch_one(&pool).await.unwrap();
+    let v: i32 = sqlx::query_scalar("SELECT v FROM kept")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(v, 42);
     pool.close().await;
     assert!(restarted.psql_hint("keep").contains("psql"));
@@ -61,7 +67,10 @@ fn a_taken_port_is_a_clear_error() {
     let mut opts = options(&dir);
     opts.port = Some(port);
     let err = Cluster::ensure_running(&opts).unwrap_err();
-    assert!(matches!(err, ClusterError::PortTaken { port: p } if p == port), "{err}");
+    assert!(
+        matches!(err, ClusterError::PortTaken { port: p } if p == port),
+        "{err}"
+    );
     assert!(err.to_string().contains("RUSTCARE_PG_PORT"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -39,21 +39,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let routes = generate_route_list(App);
     let pool = db.pool.clone();
     let app = Router::new()
-        .leptos_routes_with_context(
-            &options,
-            routes,
-            move || provide_context(pool.clone()),
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&options, routes, move || provide_context(pool.clone()), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .with_context(|| format!("cannot listen on {}: is another program using it? Use --addr", args.addr))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}: is another program using it? Use --addr",
+                args.addr
+            )
+        })?;
     println!("RustCare Partitions console: http://{}", args.addr);
     axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(shutdown())
@@ -66,7 +66,8 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

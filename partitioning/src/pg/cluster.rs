@@ -121,20 +121,30 @@ impl Cluster {
         if socket_dir.is_none() {
             tracing::warn!(path = %root.display(), "data dir path too long for a Unix socket; TCP only");
         }
-        write_settings(&bin, &pgdata, socket_dir.as_deref(), opts.ephemeral, &runner)?;
+        write_settings(
+            &bin,
+            &pgdata,
+            socket_dir.as_deref(),
+            opts.ephemeral,
+            &runner,
+        )?;
         let log_file = log_dir.join("postgresql.log");
 
         let port = match running_port(&bin, &runner, &pgdata) {
             Some(port) => {
                 if opts.port.is_some_and(|wanted| wanted != port) {
-                    tracing::warn!(port, "embedded cluster already running on another port; reusing it");
+                    tracing::warn!(
+                        port,
+                        "embedded cluster already running on another port; reusing it"
+                    );
                 }
                 port
             }
             None => {
                 let port = choose_port(opts.port, &root)?;
                 start(&bin, &runner, &pgdata, &log_file, port)?;
-                fs::write(root.join("pg.port"), port.to_string()).map_err(|e| data_err(&root, e))?;
+                fs::write(root.join("pg.port"), port.to_string())
+                    .map_err(|e| data_err(&root, e))?;
                 port
             }
         };
@@ -181,7 +191,10 @@ impl Cluster {
             return Ok(false);
         }
         let mut cmd = runner.command(&bin.join("pg_ctl"));
-        cmd.arg("stop").arg("-D").arg(&pgdata).args(["-m", "fast", "-w"]);
+        cmd.arg("stop")
+            .arg("-D")
+            .arg(&pgdata)
+            .args(["-m", "fast", "-w"]);
         run(cmd, "pg_ctl stop")?;
         Ok(true)
     }
@@ -237,7 +250,8 @@ impl Runner {
             return Ok(());
         };
         for path in paths {
-            std::os::unix::fs::lchown(path, Some(*uid), Some(*gid)).map_err(|e| data_err(path, e))?;
+            std::os::unix::fs::lchown(path, Some(*uid), Some(*gid))
+                .map_err(|e| data_err(path, e))?;
         }
         let Some(pg_root) = paths.first() else {
             return Ok(());
@@ -322,7 +336,8 @@ fn init_cluster(
         .arg(format!("--pwfile={}", pwfile.display()));
     let result = run(cmd, "initdb");
     let _ = fs::remove_file(&pwfile);
-    result.map(|_| tracing::info!(pgdata = %pgdata.display(), "created embedded PostgreSQL cluster"))
+    result
+        .map(|_| tracing::info!(pgdata = %pgdata.display(), "created embedded PostgreSQL cluster"))
 }
 
 /// Our settings live in their own file, included from postgresql.conf, rewritten on every start.
@@ -333,9 +348,12 @@ fn write_settings(
     ephemeral: bool,
     runner: &Runner,
 ) -> Result<(), ClusterError> {
-    let mut conf = String::from("# Written by rustcare-partitions on every start; edits are lost.\n");
+    let mut conf =
+        String::from("# Written by rustcare-partitions on every start; edits are lost.\n");
     conf.push_str("listen_addresses = '127.0.0.1'\n");
-    let sockets = socket_dir.map(|d| d.display().to_string()).unwrap_or_default();
+    let sockets = socket_dir
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     conf.push_str(&format!("unix_socket_directories = '{sockets}'\n"));
     conf.push_str("unix_socket_permissions = 0700\n");
     conf.push_str("timezone = 'UTC'\nlog_timezone = 'UTC'\nmax_connections = 200\n");

@@ -66,10 +66,16 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let admin = self.cluster.url("postgres");
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&self.name));
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&self.name)
+        );
         // Drop runs outside any async context we can rely on: use a private runtime on a thread.
         let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -131,7 +137,10 @@ async fn migrated_template(cluster: &Cluster) -> Result<String, DbError> {
             .await?;
     if !exists {
         let building = format!("{template}_building");
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&building));
+        let drop = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&building)
+        );
         sqlx::query(&drop).execute(&admin).await?;
         create_database(cluster, &building).await?;
         let pool = pool_for(&cluster.url(&building)).await?;
