@@ -1,12 +1,14 @@
 //! Server functions: thin wrappers that reach the database through the `partitioning` crate and map
-//! errors to messages a person can act on.
+//! errors to messages a person can act on. Each one names `client = crate::auth::CsrfClient` (so
+//! the browser sends the CSRF token) and starts with `crate::auth::server::require(capability)`.
 
 use leptos::prelude::*;
 use partitioning::overview::TableOverview;
 
 /// The four managed tables with partition count, size and span, from the live catalog.
-#[server(prefix = "/api", endpoint = "table_overview")]
+#[server(prefix = "/api", endpoint = "table_overview", client = crate::auth::CsrfClient)]
 pub async fn list_table_overview() -> Result<Vec<TableOverview>, ServerFnError> {
+    crate::auth::server::require(crate::auth::Capability::View).await?;
     let pool = ssr::pool()?;
     partitioning::pg::overview::fetch(&pool)
         .await

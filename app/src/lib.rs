@@ -2,6 +2,7 @@
 //! and the `#[server]` functions it calls.
 
 pub mod api;
+pub mod auth;
 pub mod format;
 pub mod pages;
 
@@ -12,12 +13,15 @@ use leptos_router::StaticSegment;
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The signed-in session's CSRF token, for `auth::CsrfClient` to send back with every call.
+    let csrf = auth::ui::page_csrf_token();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name=auth::CSRF_META content=csrf/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -32,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    auth::ui::provide_session();
     view! {
         <Stylesheet id="leptos" href="/pkg/rustcare-partitions.css"/>
         <Title text="RustCare Partitions"/>
@@ -39,10 +44,13 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <A href="/" attr:class="brand">"RustCare Partitions"</A>
                 <span class="tagline">"PostgreSQL partitioning for the RustCare auth tables"</span>
+                <auth::ui::UserBar/>
             </header>
             <main>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=StaticSegment("") view=pages::home::HomePage/>
+                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
+                    <Route path=StaticSegment("users") view=pages::users::UsersPage/>
                 </Routes>
             </main>
         </Router>
@@ -55,4 +63,8 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // A marker for browser tests: from here on, forms go through the WASM client (with the CSRF token).
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }

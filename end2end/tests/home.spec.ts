@@ -1,7 +1,13 @@
 import { test, expect } from "@playwright/test";
 import { sql } from "./db";
+import { logIn } from "./accounts";
 
 const TABLES = ["auth_audit_log", "sessions", "refresh_tokens", "rate_limits"];
+
+// Every page but /login needs a session: sign in as the read-only demo account.
+test.beforeEach(async ({ page }) => {
+  await logIn(page, "viewer");
+});
 
 // What the catalog says about each managed table: range partitions (not the default) and their
 // total size, computed independently of the console's own query.

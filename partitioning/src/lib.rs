@@ -2,6 +2,7 @@
 //! reads the clock (`now` is always a parameter) and builds for wasm32; the sqlx adapters live in
 //! `pg`, behind the `postgres` feature.
 
+pub mod access;
 pub mod calendar;
 pub mod catalog;
 pub mod config;

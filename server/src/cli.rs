@@ -43,6 +43,9 @@ pub enum Command {
     /// The database itself: schema migrations and the embedded cluster.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Console accounts: add, list, disable, enable, set-role, passwd.
+    #[command(subcommand)]
+    User(server::user_cmd::UserCommand),
     /// Partitions of each managed table: count, span, size, pending work.
     Status,
     /// Create the partitions the policy calls for.
@@ -160,6 +163,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match command {
         Command::Serve(args) => crate::serve::run(args).await.map(|_| ExitCode::SUCCESS),
+        Command::User(cmd) => server::user_cmd::run(cmd, open().await?)
+            .await
+            .map(|_| ExitCode::SUCCESS),
         Command::Demo => {
             let db = open().await?;
             migrate::up(&db.pool).await.context("applying migrations")?;
@@ -224,7 +230,10 @@ async fn partition_command(
         );
         return Ok(Some(ExitCode::from(EXIT_USAGE)));
     }
-    if matches!(command, Command::Serve(_) | Command::Demo | Command::Db(_)) {
+    if matches!(
+        command,
+        Command::Serve(_) | Command::Demo | Command::Db(_) | Command::User(_)
+    ) {
         return Ok(None);
     }
     let ctx = match Ctx::load(global) {

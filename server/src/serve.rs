@@ -1,14 +1,16 @@
-//! `serve`: prepares the database, then serves the Leptos console on axum.
+//! `serve`: prepares the database (migrations, demo data and demo accounts on the embedded
+//! cluster), then serves the console (`server::router`) on axum.
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
-use app::{shell, App};
-use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use partitioning::pg::{demo, migrate, Origin};
+use partitioning::pg::{demo, migrate, ClusterOptions, Origin};
+use server::user_cmd::{demo_accounts_file, ensure_demo_accounts, DEMO_ACCOUNTS};
+use server::SecuritySettings;
 
-use crate::cli::{open, print_connection, ServeArgs};
+use crate::cli::{open, print_connection, project_root, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let db = open().await?;
@@ -23,6 +25,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Origin::Embedded(cluster) = &db.origin {
         print_connection(cluster);
     }
+    accounts_notice(&db.pool, embedded && !args.no_demo).await?;
+    let security = SecuritySettings::from_env()?;
 
     let options = LeptosOptions::builder()
         .output_name("rustcare-partitions")
@@ -36,16 +40,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "no built site (pkg/) found: pages render but will not hydrate; build with `cargo leptos build --release`"
         );
     }
-    let routes = generate_route_list(App);
-    let pool = db.pool.clone();
-    let app = Router::new()
-        .leptos_routes_with_context(&options, routes, move || provide_context(pool.clone()), {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
-
+    let app = server::router(db.pool.clone(), options, security)?;
+    server::auth::spawn_cleanup(db.pool.clone(), Duration::from_secs(15 * 60));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| {
@@ -55,10 +51,42 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
     println!("RustCare Partitions console: http://{}", args.addr);
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
+    Ok(())
+}
+
+/// Says how to sign in: makes the demo accounts on a fresh embedded demo database (printing their
+/// password once), or tells how to create the first admin.
+async fn accounts_notice(pool: &sqlx::PgPool, demo_accounts: bool) -> anyhow::Result<()> {
+    if demo_accounts {
+        let file = demo_accounts_file(&ClusterOptions::from_env(&project_root())?.data_dir);
+        match ensure_demo_accounts(pool, &file)
+            .await
+            .context("creating the demo accounts")?
+        {
+            Some(password) => {
+                let names: Vec<String> = DEMO_ACCOUNTS
+                    .iter()
+                    .map(|(n, _, r)| format!("{n} ({r})"))
+                    .collect();
+                println!("Demo console accounts created: {}", names.join(", "));
+                println!("  password (all of them, shown once): {password}");
+                println!("  also written to {} (mode 0600)", file.display());
+            }
+            None if file.exists() => println!("Demo console accounts: see {}", file.display()),
+            None => {}
+        }
+    } else if app::auth::store::count(pool).await.unwrap_or(0) == 0 {
+        println!(
+            "No console accounts yet: create the first admin with\n  rustcare-partitions user add admin --role admin"
+        );
+    }
     Ok(())
 }
 

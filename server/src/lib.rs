@@ -1,0 +1,43 @@
+//! The console as a library: the axum router (pages, server functions, sessions, the request
+//! gate) that `serve` runs and the integration tests start, plus the `user` subcommand.
+
+pub mod auth;
+pub mod security;
+pub mod user_cmd;
+
+use app::{shell, App};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+
+pub use auth::SecuritySettings;
+
+/// The whole console: Leptos pages and server functions (with the pool in context) behind the
+/// request gate, behind the PostgreSQL session layer. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so login throttling sees client addresses.
+pub fn router(
+    pool: PgPool,
+    options: LeptosOptions,
+    security: SecuritySettings,
+) -> anyhow::Result<Router> {
+    let routes = generate_route_list(App);
+    let sessions = auth::session_layer(pool.clone(), &security)?;
+    let gate = security::Gate::new(pool.clone(), security);
+    let context_pool = pool;
+    Ok(Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(context_pool.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::from_fn_with_state(gate, security::gate))
+        .layer(sessions)
+        .with_state(options))
+}
