@@ -2,7 +2,7 @@
 //! for a taken port, missing binaries and an unusable data dir.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use partitioning::pg::cluster::{Cluster, ClusterError, ClusterOptions};
 use partitioning::pg::{create_database, pool_for, workspace_root};
@@ -16,9 +16,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn options(dir: &PathBuf) -> ClusterOptions {
+fn options(dir: &Path) -> ClusterOptions {
     ClusterOptions {
-        data_dir: dir.clone(),
+        data_dir: dir.to_path_buf(),
         port: None,
         ephemeral: true,
         bindir: None,
