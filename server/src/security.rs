@@ -25,8 +25,8 @@ use tower_sessions::Session;
 
 use crate::auth::SecuritySettings;
 
-/// Pages anyone may open. A page that authenticates by other means (a wall display's link
-/// token) belongs here too.
+/// Pages anyone may open (exact paths). `/wall` is the wall display: its data comes from
+/// `/api/public/wall_data`, which checks the revocable link token instead of a session.
 const PUBLIC_PAGES: &[&str] = &["/login", "/wall"];
 
 #[derive(Clone)]

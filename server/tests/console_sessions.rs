@@ -282,9 +282,18 @@ async fn pages_need_a_session_and_show_roles_what_they_need() {
     let login = Console::send(c.get("/login?next=%2Fusers")).await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains("Log in"), "{}", login.body);
-    // Built files are not behind the login.
+    // Built files are not behind the login, nor is the wall display (it has its link token);
+    // the page managing wall links is.
     let asset = Console::send(c.get("/pkg/rustcare-partitions.js")).await;
     assert_ne!(asset.status, StatusCode::SEE_OTHER);
+    assert_ne!(
+        Console::send(c.get("/wall?token=x")).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        Console::send(c.get("/wall/links")).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     let vera = c.sign_in("vera").await;
     let page = Console::send(c.get("/users").header(COOKIE, &vera.cookie)).await;
