@@ -308,6 +308,11 @@ async fn pages_need_a_session_and_show_roles_what_they_need() {
         !page.body.contains("href=\"/users\""),
         "no admin link for a viewer"
     );
+    assert!(!page.body.contains("href=\"/wall/links\""));
+    assert!(
+        page.body.contains("href=\"/health\""),
+        "a viewer may read health"
+    );
     let root = c.sign_in("root").await;
     let page = Console::send(c.get("/users").header(COOKIE, &root.cookie)).await;
     assert!(

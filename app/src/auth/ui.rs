@@ -54,24 +54,13 @@ pub fn full_page_load(path: &str) {
     }
 }
 
-/// One navigation entry: shown only to roles with the capability.
-struct NavEntry {
-    href: &'static str,
-    label: &'static str,
-    needs: Capability,
-}
-
-const NAV: &[NavEntry] = &[
-    NavEntry {
-        href: "/",
-        label: "Overview",
-        needs: Capability::View,
-    },
-    NavEntry {
-        href: "/users",
-        label: "Users",
-        needs: Capability::ManageUsers,
-    },
+/// The header's navigation: (path, label, capability a role needs to see the link).
+const NAV: &[(&str, &str, Capability)] = &[
+    ("/", "Overview", Capability::View),
+    ("/plan", "Plan", Capability::View),
+    ("/health", "Health", Capability::View),
+    ("/wall/links", "Wall links", Capability::ManageWallLinks),
+    ("/users", "Users", Capability::ManageUsers),
 ];
 
 /// The header's links and account, for a signed-in session; nothing otherwise.
@@ -95,8 +84,11 @@ pub fn UserBar() -> impl IntoView {
 fn SignedIn(session: SessionView) -> impl IntoView {
     let links = NAV
         .iter()
-        .filter(|e| session.can(e.needs))
-        .map(|e| view! { <A href=e.href attr:data-testid=format!("nav-{}", e.label.to_lowercase())>{e.label}</A> })
+        .filter(|(_, _, needs)| session.can(*needs))
+        .map(|&(href, label, _)| {
+            let testid = format!("nav-{}", label.to_lowercase().replace(' ', "-"));
+            view! { <A href=href attr:data-testid=testid>{label}</A> }
+        })
         .collect_view();
     let logout_action = ServerAction::<Logout>::new();
     Effect::new(move |_| {
