@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
 import { demoPassword, hydrated, logIn } from "./accounts";
+import { sql } from "./db";
 
 test("every page leads to the login, and a wrong password is refused", async ({ page }) => {
   await page.goto("/users");
@@ -69,4 +70,23 @@ test("a server function called without the page's CSRF token is refused", async 
   expect(status).toBe(403);
   await page.reload();
   await expect(page.getByTestId("who")).toBeVisible();
+});
+
+test("when the session ends, the next call leads to the login and back", async ({ page }) => {
+  await logIn(page, "admin", demoPassword(), "/users");
+  await expect(page.getByRole("heading", { name: "Console accounts" })).toBeVisible();
+  // The session disappears server-side (idle expiry, or an admin reset the password).
+  sql("DELETE FROM console_sessions");
+  await page.getByTestId("new-username").fill("never-created");
+  await page.getByTestId("new-password").fill("some-password-123");
+  await page.getByTestId("new-confirm").fill("some-password-123");
+  await page.getByTestId("add").click();
+  await expect(page).toHaveURL(/\/login\?next=\/users$/);
+  expect(sql("SELECT count(*) FROM console_users WHERE username = 'never-created'")).toEqual([["0"]]);
+  await hydrated(page);
+  await page.getByTestId("username").fill("admin");
+  await page.getByTestId("password").fill(demoPassword());
+  await page.getByTestId("login").click();
+  await expect(page).toHaveURL(/\/users$/);
+  await expect(page.getByRole("heading", { name: "Console accounts" })).toBeVisible();
 });

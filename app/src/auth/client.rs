@@ -25,11 +25,26 @@ where
 
     fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
         #[cfg(feature = "hydrate")]
+        let public = req.url().contains(super::PUBLIC_API_PREFIX);
+        #[cfg(feature = "hydrate")]
         if let Some(token) = page_token() {
             // A Request's headers may still be changed before it is sent (guard "request").
             req.headers().set(super::CSRF_HEADER, &token);
         }
-        <BrowserClient as Client<E, IS, OS>>::send(req)
+        let sent = <BrowserClient as Client<E, IS, OS>>::send(req);
+        async move {
+            let res = sent.await;
+            // The session ended (idle expiry, logout elsewhere, account disabled): go to the login
+            // page, which brings the person back here afterwards.
+            #[cfg(feature = "hydrate")]
+            if let Ok(r) = &res {
+                use leptos::server_fn::response::ClientRes;
+                if !public && ClientRes::<E>::status(r) == 401 {
+                    to_login();
+                }
+            }
+            res
+        }
     }
 
     #[allow(clippy::type_complexity)]
@@ -50,6 +65,17 @@ where
     fn spawn(future: impl Future<Output = ()> + Send + 'static) {
         <BrowserClient as Client<E, IS, OS>>::spawn(future)
     }
+}
+
+#[cfg(feature = "hydrate")]
+fn to_login() {
+    let location = leptos::prelude::window().location();
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    super::ui::full_page_load(&format!("/login?next={}", super::percent_encode(&here)));
 }
 
 /// The token the server rendered into the page for this session.

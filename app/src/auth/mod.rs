@@ -86,9 +86,32 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Keeps `A-Z a-z 0-9 - . _ ~ /` and escapes the rest, so a path travels as one query value
+/// (`/login?next=…`).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{percent_encode, safe_next};
+
+    #[test]
+    fn paths_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("/tables/x?sort=size&a=b c"),
+            "/tables/x%3Fsort%3Dsize%26a%3Db%20c"
+        );
+        assert_eq!(percent_encode("/é"), "/%C3%A9");
+    }
 
     #[test]
     fn next_is_a_local_path() {
