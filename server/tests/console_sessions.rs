@@ -329,3 +329,27 @@ async fn pages_need_a_session_and_show_roles_what_they_need() {
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.headers[LOCATION], "/users");
 }
+
+#[tokio::test]
+async fn the_login_form_works_without_javascript() {
+    let c = Console::start().await;
+    c.add_user("root", Role::Admin).await;
+    // What a browser sends for the plain form before the WASM has loaded.
+    let reply = Console::send(
+        c.post("/api/public/login")
+            .header(reqwest::header::ACCEPT, "text/html")
+            .header(
+                reqwest::header::REFERER,
+                format!("{}/login?next=%2Fusers", c.base),
+            )
+            .form(&[
+                ("username", "root"),
+                ("password", PASSWORD),
+                ("next", "/users"),
+            ]),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
+    assert_eq!(reply.headers[LOCATION], "/users");
+    assert!(reply.session_cookie().is_some());
+}
