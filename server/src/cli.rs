@@ -99,6 +99,8 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<MonitorCommand>,
     },
+    /// Benchmarks in a throwaway database (created and dropped here): writes BENCHMARKS.md.
+    Bench(crate::bench_cmd::BenchArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -252,6 +254,7 @@ async fn partition_command(
         Command::Monitor { command } => {
             crate::monitor::run(&ctx, command.clone().unwrap_or(MonitorCommand::Status)).await
         }
+        Command::Bench(args) => crate::bench_cmd::run(&ctx, args).await,
         _ => return Ok(None),
     };
     finish(result).map(Some)

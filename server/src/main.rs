@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod bench_cmd;
 mod cli;
 mod context;
 mod manage;
