@@ -2,6 +2,16 @@
 //! errors to messages a person can act on. Each one names `client = crate::auth::CsrfClient` (so
 //! the browser sends the CSRF token) and starts with `crate::auth::server::require(capability)`.
 
+pub mod dashboard;
+pub mod plan;
+pub mod wall;
+#[cfg(feature = "ssr")]
+pub mod console;
+#[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
+pub mod samples;
+
 use leptos::prelude::*;
 use partitioning::overview::TableOverview;
 

@@ -3,13 +3,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod charts;
+pub mod dashboard;
 pub mod format;
 pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,7 +50,13 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=pages::not_found::NotFound>
-                    <Route path=StaticSegment("") view=pages::home::HomePage/>
+                    <Route path=StaticSegment("") view=pages::overview::OverviewPage/>
+                    <Route path=(StaticSegment("tables"), ParamSegment("name")) view=pages::table::TablePage/>
+                    <Route path=StaticSegment("plan") view=pages::plan::PlanPage/>
+                    <Route path=StaticSegment("health") view=pages::health::HealthPage/>
+                    // Async: the whole page waits for the link check, so a refused token answers 403.
+                    <Route path=StaticSegment("wall") view=pages::wall::WallPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("wall"), StaticSegment("links")) view=pages::wall::WallLinksPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                     <Route path=StaticSegment("users") view=pages::users::UsersPage/>
                 </Routes>

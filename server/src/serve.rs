@@ -40,7 +40,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "no built site (pkg/) found: pages render but will not hydrate; build with `cargo leptos build --release`"
         );
     }
-    let app = server::router(db.pool.clone(), options, security)?;
+    let app = server::router(db.pool.clone(), options, security)?
+        // Outside the session gate (a scraper has no session): its own access rule, see
+        // `app::api::metrics` (RUSTCARE_METRICS_TOKEN bearer, else loopback only).
+        .route(
+            "/metrics",
+            axum::routing::get(app::api::metrics::handler).with_state(db.pool.clone()),
+        );
+    // Exact partition sizes for the growth charts: one sample now, then every
+    // RUSTCARE_SIZE_SAMPLE_MINUTES (default 15).
+    app::api::samples::spawn_sampler(db.pool.clone());
     server::auth::spawn_cleanup(db.pool.clone(), Duration::from_secs(15 * 60));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

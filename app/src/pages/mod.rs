@@ -1,6 +1,11 @@
 //! One module per page.
 
+pub mod health;
 pub mod home;
 pub mod login;
 pub mod not_found;
+pub mod overview;
+pub mod plan;
+pub mod table;
 pub mod users;
+pub mod wall;

@@ -1,0 +1,40 @@
+import { test, expect } from "@playwright/test";
+import { logIn } from "./accounts";
+
+test("a wall link shows the dashboard without login, refreshes, and stops working once revoked", async ({ page, browser }) => {
+  await logIn(page, "admin", undefined, "/wall/links");
+  const label = `TV ${Date.now() % 100000}`;
+  await page.getByTestId("wall-label").fill(label);
+  await page.getByTestId("wall-create").click();
+  const path = await page.getByTestId("wall-new-path").getAttribute("data-path");
+  expect(path).toMatch(/^\/wall\?token=[A-Za-z0-9]{43}$/);
+
+  // A fresh browser context: no session cookie, like a TV.
+  const tv = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+  const wall = await tv.newPage();
+  await wall.goto(`${path}&every=5`);
+  await expect(wall.getByTestId("wall-tile")).toHaveCount(4);
+  const first = await wall.getByTestId("wall-updated").getAttribute("data-at");
+  await expect(wall.getByTestId("wall-updated")).not.toHaveAttribute("data-at", first!, { timeout: 20_000 });
+  // Fits 1920x1080 without scrolling.
+  const size = await wall.evaluate(() => ({ h: document.documentElement.scrollHeight, w: document.documentElement.scrollWidth }));
+  expect(size.h).toBeLessThanOrEqual(1080);
+  expect(size.w).toBeLessThanOrEqual(1920);
+  await wall.screenshot({ path: "screenshots/wall.png" });
+
+  // Revoke: the next load is refused with 403.
+  await page.locator(`[data-testid="wall-link"][data-label="${label}"]`).getByTestId("wall-revoke").click();
+  await expect(page.getByTestId("wall-revoked")).toContainText("revoked");
+  const res = await wall.goto(path!);
+  expect(res?.status()).toBe(403);
+  await expect(wall.getByTestId("wall-refused")).toContainText("revoked or is not valid");
+  await wall.screenshot({ path: "screenshots/wall-refused.png" });
+  await tv.close();
+
+  // Unknown token, no session: refused too.
+  const other = await browser.newContext();
+  const p2 = await other.newPage();
+  const res2 = await p2.goto("/wall?token=not-a-real-token");
+  expect(res2?.status()).toBe(403);
+  await other.close();
+});
