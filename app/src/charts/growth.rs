@@ -69,7 +69,7 @@ pub fn GrowthLine(points: Vec<GrowthPoint>, sample_minutes: u64) -> impl IntoVie
             let x = x_of(&f, t, lo, hi);
             view! {
                 <line class="axis" x1=x x2=x y1=base y2=base + 5.0/>
-                <text class="tick" x=x y=base + 20.0 text-anchor="middle">{t.format(time_fmt).to_string()}</text>
+                <text class="tick" x=x y=base + 20.0 text-anchor=match i { 0 => "start", 4 => "end", _ => "middle" }>{t.format(time_fmt).to_string()}</text>
             }
         })
         .collect_view();

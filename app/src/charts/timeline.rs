@@ -56,7 +56,8 @@ pub fn PartitionTimeline(timeline: Timeline) -> impl IntoView {
             let tx = x(t);
             view! {
                 <line class="axis" x1=tx x2=tx y1=base y2=base + 5.0/>
-                <text class="tick" x=tx y=base + 20.0 text-anchor="middle">{label}</text>
+                // The end ticks align inward so their labels are not cut off at the edges.
+                <text class="tick" x=tx y=base + 20.0 text-anchor=match i { 0 => "start", 6 => "end", _ => "middle" }>{label}</text>
             }
         })
         .collect_view();
