@@ -2,15 +2,15 @@
 //! errors to messages a person can act on. Each one names `client = crate::auth::CsrfClient` (so
 //! the browser sends the CSRF token) and starts with `crate::auth::server::require(capability)`.
 
-pub mod dashboard;
-pub mod plan;
-pub mod wall;
 #[cfg(feature = "ssr")]
 pub mod console;
+pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod metrics;
+pub mod plan;
 #[cfg(feature = "ssr")]
 pub mod samples;
+pub mod wall;
 
 use leptos::prelude::*;
 use partitioning::overview::TableOverview;
