@@ -14,26 +14,43 @@ use crate::table::ManagedTable;
 /// partitions that are attached to nothing (left behind by a run killed between DETACH and DROP).
 /// `inhdetachpending` is read through `to_jsonb` so the query also runs on PostgreSQL 13, which
 /// lacks the column. Sizes: relpages of the heap, its indexes and TOAST, times the block size.
+///
+/// Shaped for 10,000 partitions: bounds are deparsed with `pg_get_expr(relpartbound, 0)` (a bound
+/// has no column references, and passing the relation would open and lock every partition: 10x
+/// slower), index pages are summed in one grouped pass, statistics come from the
+/// `pg_stat_get_*` functions rather than the `pg_stat_user_tables` view over every table, and
+/// leftovers are found through the `pg_class` name index (a name range), not a regex over the
+/// whole catalog. The session TimeZone is UTC (sqlx sets it), so bounds print with `+00`.
 const SNAPSHOT_SQL: &str = r#"
 WITH managed AS (
     SELECT m.name, m.ord, to_regclass(quote_ident(m.name)) AS parent
     FROM unnest($1::text[]) WITH ORDINALITY AS m(name, ord)
-), rels AS (
-    SELECT m.name AS table_name, m.parent, c.oid, c.relname::text AS relname,
-           coalesce(pg_get_expr(c.relpartbound, c.oid), '') AS bound,
-           coalesce((to_jsonb(i) ->> 'inhdetachpending')::boolean, false) AS detach_pending,
-           true AS attached
+), attached AS (
+    SELECT m.name AS table_name, i.inhrelid AS oid,
+           coalesce((to_jsonb(i) ->> 'inhdetachpending')::boolean, false) AS detach_pending
     FROM managed m
     JOIN pg_inherits i ON i.inhparent = m.parent
-    JOIN pg_class c ON c.oid = i.inhrelid
-    UNION ALL
-    SELECT m.name, m.parent, c.oid, c.relname::text, '', false, false
+), leftovers AS (
+    SELECT m.name AS table_name, c.oid, false AS detach_pending
     FROM managed m
-    JOIN pg_class c ON c.relname ~ ('^' || m.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
-                   AND c.relkind = 'r'
-                   AND c.relnamespace = coalesce((SELECT relnamespace FROM pg_class WHERE oid = m.parent),
-                                                 'public'::regnamespace)
-    WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
+    JOIN pg_class c ON c.relname >= (m.name || '_')::name AND c.relname < (m.name || '`')::name
+    WHERE c.relkind = 'r'
+      AND c.relname ~ ('^' || m.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
+      AND c.relnamespace = coalesce((SELECT relnamespace FROM pg_class WHERE oid = m.parent),
+                                    'public'::regnamespace)
+      AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
+), rels AS (
+    SELECT table_name, oid, detach_pending, true AS attached FROM attached
+    UNION ALL
+    SELECT table_name, oid, detach_pending, false FROM leftovers
+), index_pages AS (
+    SELECT x.indrelid AS oid, sum(ic.relpages)::bigint AS pages
+    FROM rels r
+    JOIN pg_index x ON x.indrelid = r.oid
+    JOIN pg_class ic ON ic.oid = x.indexrelid
+    GROUP BY x.indrelid
+), sealed AS (
+    SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'
 )
 SELECT now() AS taken_at,
        current_setting('server_version_num')::int AS server_version_num,
@@ -41,25 +58,24 @@ SELECT now() AS taken_at,
        coalesce(m.parent::oid, 0)::bigint AS parent_oid,
        coalesce((SELECT relkind = 'p' FROM pg_class WHERE oid = m.parent), false) AS partitioned,
        r.oid::bigint,
-       r.relname,
-       r.bound,
+       c.relname::text,
+       CASE WHEN r.attached THEN coalesce(pg_get_expr(c.relpartbound, 0), '') ELSE '' END AS bound,
        r.detach_pending,
        r.attached,
        greatest(c.reltuples, 0)::bigint AS est_rows,
-       ((c.relpages
-         + coalesce((SELECT sum(ic.relpages) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
-                     WHERE x.indrelid = c.oid), 0)
-         + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0))
+       ((c.relpages + coalesce(ip.pages, 0) + coalesce(t.relpages, 0))
         * current_setting('block_size')::bigint)::bigint AS bytes,
        ts.spcname::text AS tablespace,
-       greatest(s.last_analyze, s.last_autoanalyze) AS last_analyzed,
-       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgname = 'rustcare_sealed') AS sealed
+       greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) AS last_analyzed,
+       (s.oid IS NOT NULL) AS sealed
 FROM managed m
 LEFT JOIN rels r ON r.table_name = m.name
 LEFT JOIN pg_class c ON c.oid = r.oid
+LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+LEFT JOIN index_pages ip ON ip.oid = c.oid
+LEFT JOIN sealed s ON s.oid = c.oid
 LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
-LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-ORDER BY m.ord, r.relname
+ORDER BY m.ord, c.relname
 "#;
 
 type SnapshotRow = (
