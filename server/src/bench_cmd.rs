@@ -53,9 +53,17 @@ pub async fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<u8> {
     let (admin, server) = target().await?;
     let display = Display::new(ctx.json());
     let on_event = |e: BenchEvent<'_>| display.event(e);
-    let result = bench::run(&admin, &server, &ctx.config, &opts, &on_event).await;
+    // Ctrl-C cancels the run; dropping it drops the throwaway database.
+    let result = tokio::select! {
+        r = bench::run(&admin, &server, &ctx.config, &opts, &on_event) => {
+            r.context("the benchmark failed (its database was dropped)")
+        }
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
+            "interrupted: the benchmark's database was dropped, no report was written"
+        )),
+    };
     display.finish();
-    let report = result.context("the benchmark failed (its database was dropped)")?;
+    let report = result?;
     let md = report::markdown(&report);
     crate::monitor::write_atomically(&args.out, md.as_bytes())
         .with_context(|| format!("writing {}", args.out.display()))?;

@@ -336,7 +336,11 @@ async fn drops(
                  PARTITION ... CONCURRENTLY` (two transactions, non-blocking), the retention guard \
                  re-checked on the server's clock, `DROP TABLE` and its action-log row in one transaction"
             )),
-            notes: vec![format!("DELETE removed {deleted0} rows."), vacuum_note.clone()],
+            notes: vec![
+                format!("DELETE removed {deleted0} rows."),
+                vacuum_note.clone(),
+                break_even(executor_drop, delete0, deleted0, vacuum, deleted0 + deleted1),
+            ],
         },
         Measure {
             key: "drop_month_plain",
@@ -348,9 +352,36 @@ async fn drops(
                 "`ALTER TABLE auth_audit_log DETACH PARTITION {name1}; DROP TABLE {name1}` in one \
                  transaction (ACCESS EXCLUSIVE on the parent for its duration)"
             )),
-            notes: vec![format!("DELETE removed {deleted1} rows."), vacuum_note],
+            notes: vec![
+                format!("DELETE removed {deleted1} rows."),
+                vacuum_note,
+                break_even(plain_drop, delete1, deleted1, vacuum, deleted0 + deleted1),
+            ],
         },
     ])
+}
+
+/// Where "100x" would start: DROP costs the same whatever the rows, DELETE (and the VACUUM after
+/// it) grows with them. A linear extrapolation from this run, labelled as one.
+fn break_even(
+    drop: Duration,
+    delete: Duration,
+    rows: u64,
+    vacuum: Duration,
+    vacuumed: u64,
+) -> String {
+    let per_row = |d: Duration, n: u64| d.as_secs_f64() / n.max(1) as f64;
+    let (delete_row, vacuum_row) = (per_row(delete, rows), per_row(vacuum, vacuumed));
+    let rows_for = |cost: f64| (100.0 * drop.as_secs_f64() / cost.max(f64::MIN_POSITIVE)).round();
+    format!(
+        "Extrapolated, assuming DELETE and VACUUM grow linearly with rows and DROP does not: DELETE \
+         cost {:.2} µs a row here and VACUUM {:.2} µs; DELETE would be 100× this drop from about \
+         {:.0} rows a month, DELETE + VACUUM from about {:.0}.",
+        delete_row * 1e6,
+        vacuum_row * 1e6,
+        rows_for(delete_row),
+        rows_for(delete_row + vacuum_row)
+    )
 }
 
 /// Runs `sql` (one or more statements) and returns the time and the rows it affected.

@@ -1,6 +1,7 @@
 //! The bench's throwaway database (created, migrated, dropped by the bench itself), the
 //! description of the machine it runs on, and the plain SQL loop the baselines and set-ups share.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -11,11 +12,13 @@ use crate::calendar::{bound_literal, PartitionBound};
 use crate::pg::migrate;
 use crate::table::quote_ident;
 
-/// A database of its own on the target server; `drop_database` removes it.
+/// A database of its own on the target server; `drop_database` removes it, and so does dropping
+/// the value when the bench stops early (an error, or Ctrl-C cancelling the run).
 pub(super) struct Scratch {
     pub pool: PgPool,
     name: String,
     admin: PgConnectOptions,
+    dropped: AtomicBool,
 }
 
 impl Scratch {
@@ -47,7 +50,12 @@ impl Scratch {
             Ok::<PgPool, BenchError>(pool)
         };
         match ready.await {
-            Ok(pool) => Ok(Scratch { pool, name, admin }),
+            Ok(pool) => Ok(Scratch {
+                pool,
+                name,
+                admin,
+                dropped: AtomicBool::new(false),
+            }),
             Err(e) => {
                 // Best effort: the error that matters is the one that stopped us.
                 let _ = drop_named(&admin, &name).await;
@@ -59,7 +67,29 @@ impl Scratch {
     /// Closes the pool and drops the database, even with sessions still attached.
     pub async fn drop_database(&self) -> Result<(), BenchError> {
         self.pool.close().await;
-        drop_named(&self.admin, &self.name).await
+        drop_named(&self.admin, &self.name).await?;
+        self.dropped.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.dropped.load(Ordering::SeqCst) {
+            return;
+        }
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // No async context can be relied on here: a private runtime on its own thread.
+        let handle = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let _ = rt.block_on(drop_named(&admin, &name));
+        });
+        let _ = handle.join();
     }
 }
 
