@@ -415,3 +415,50 @@ async fn the_policy_table_follows_the_config() {
         "idempotent"
     );
 }
+
+/// A plan that pairs a young partition's name with an old, past-retention bound (a forged or
+/// corrupted plan) must not drop it: the executor only trusts a bound its name agrees with.
+#[tokio::test]
+async fn a_drop_whose_bound_does_not_match_the_partition_name_is_refused() {
+    let db = TestDb::migrated().await.unwrap();
+    let young = old_session_partition(&db.pool, 3).await;
+    let old_day = (now(&db.pool).await - chrono::Duration::days(400)).date_naive();
+    let old_bound = period_containing(ManagedTable::Sessions.period(), old_day);
+    let action = |kind| Action {
+        table: ManagedTable::Sessions,
+        kind,
+        reason: "forged".into(),
+    };
+    let p = Plan {
+        now: now(&db.pool).await,
+        actions: vec![
+            action(ActionKind::Detach {
+                name: young.clone(),
+                bound: old_bound,
+                est_rows: 0,
+                bytes: 0,
+            }),
+            action(ActionKind::Drop {
+                name: young.clone(),
+                bound: old_bound,
+                est_rows: 0,
+                bytes: 0,
+            }),
+        ],
+        held: Vec::new(),
+        notes: Vec::new(),
+        table_oids: Vec::new(),
+    };
+    let results = execute(&db.pool, &Config::default(), &p, &opts("forger"), &quiet)
+        .await
+        .unwrap();
+    let drop = results.iter().find(|r| r.action == "drop").expect("ran");
+    assert!(
+        matches!(&drop.outcome, Outcome::Skipped(why) if why.contains("not named for the period")),
+        "{results:#?}"
+    );
+    assert!(
+        exists(&db.pool, &young).await,
+        "a young partition was dropped"
+    );
+}

@@ -310,14 +310,17 @@ async fn try_action(
     match &action.kind {
         ActionKind::Create { bound, .. } => ddl::create(conn, table, bound).await,
         ActionKind::FinalizeDetach { name, .. } => ddl::finalize_detach(conn, table, name).await,
-        ActionKind::Detach { name, .. } => ddl::detach(conn, table, name).await,
+        ActionKind::Detach { name, bound, .. } => {
+            // A detach is the first half of a drop: the same guard, so a young partition is never
+            // taken away from the table (its rows would vanish from queries, its inserts fail).
+            if let Some(refused) = refuse_removal(conn, config, table, name, bound).await? {
+                return Ok(refused);
+            }
+            ddl::detach(conn, table, name).await
+        }
         ActionKind::Drop { name, bound, .. } | ActionKind::DropDetached { name, bound } => {
-            let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
-                .fetch_one(&mut **conn)
-                .await?;
-            let retention = &config.policy(table).retention;
-            if let Err(why) = hipaa_guard_allows_drop(table, bound, retention, now) {
-                return Ok(Outcome::Skipped(why));
+            if let Some(refused) = refuse_removal(conn, config, table, name, bound).await? {
+                return Ok(refused);
             }
             ddl::drop_detached(conn, action, name, bound).await
         }
@@ -327,6 +330,31 @@ async fn try_action(
         ActionKind::Analyze { name } => ddl::analyze(conn, name).await,
         ActionKind::Seal { name } => ddl::seal(conn, name).await,
     }
+}
+
+/// Why `name` may not be detached or dropped now, if it may not: its name must say the same period
+/// as the plan's bound (so a plan can never pair an old bound with a young partition), and that
+/// bound must be past retention, and past the HIPAA floor for the audit log, on the server's clock.
+async fn refuse_removal(
+    conn: &mut PoolConnection<Postgres>,
+    config: &Config,
+    table: ManagedTable,
+    name: &str,
+    bound: &PartitionBound,
+) -> Result<Option<Outcome>, sqlx::Error> {
+    if crate::calendar::parse_partition_name(table, name).as_ref() != Some(bound) {
+        return Ok(Some(Outcome::Skipped(format!(
+            "{name} is not named for the period {bound}; only partitions named for their own \
+             period are detached or dropped"
+        ))));
+    }
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut **conn)
+        .await?;
+    let retention = &config.policy(table).retention;
+    Ok(hipaa_guard_allows_drop(table, bound, retention, now)
+        .err()
+        .map(Outcome::Skipped))
 }
 
 /// Records one result in `partition_action_log`, unless the step already logged itself inside its
