@@ -172,8 +172,12 @@ CREATE TRIGGER cleanup_approvals_append_only BEFORE UPDATE OR DELETE ON cleanup_
     FOR EACH ROW EXECUTE FUNCTION rustcare_refuse_audit_change();
 
 ALTER TABLE partition_action_log ADD COLUMN IF NOT EXISTS request_id bigint;
+-- The executor runs an approved request on connections opened with the startup option
+-- rustcare.request_id=<id>, so every row it (or a SQL function it calls) writes carries the request.
+ALTER TABLE partition_action_log ALTER COLUMN request_id
+    SET DEFAULT nullif(current_setting('rustcare.request_id', true), '')::bigint;
 COMMENT ON COLUMN partition_action_log.request_id IS
-    'The cleanup request a detach or drop was run for (NULL: automatic cleanup or other action).';
+    'The cleanup request a detach or drop was run for (NULL: automatic cleanup or other action); defaults to the session setting rustcare.request_id.';
 
 -- ---------------------------------------------------------------------------------------------
 -- drop_old_partitions(): unchanged for auto tables. For approval tables it still drops nothing:
