@@ -3,6 +3,7 @@
 //! `pg`, behind the `postgres` feature.
 
 pub mod access;
+pub mod approval;
 pub mod calendar;
 pub mod catalog;
 pub mod config;

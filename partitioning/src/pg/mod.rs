@@ -1,6 +1,7 @@
 //! sqlx adapters: the embedded cluster, migrations, catalog introspection, the executor, policy sync,
 //! monitoring reads, demo data, test databases.
 
+pub mod approvals;
 pub mod audit;
 pub mod bench;
 pub mod catalog;
