@@ -6,6 +6,7 @@ pub mod access;
 pub mod approval;
 pub mod calendar;
 pub mod catalog;
+pub mod compliance;
 pub mod config;
 pub mod fingerprint;
 pub mod health;

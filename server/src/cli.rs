@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use partitioning::pg::{self, demo, migrate, Cluster, ClusterOptions, Database, Origin};
 
-use crate::context::{finish, Ctx, GlobalOpts, EXIT_USAGE};
+use crate::context::{finish, Ctx, Format, GlobalOpts, EXIT_USAGE};
 use crate::monitor::MonitorCommand;
 
 #[derive(Debug, Parser)]
@@ -99,6 +99,12 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<MonitorCommand>,
     },
+    /// HIPAA retention compliance report for a period: stored, written as CSV or PDF.
+    ///
+    /// `report --from 2026-01-01 --to 2026-06-30 [--table T ...] --format csv|pdf --out FILE`.
+    /// The report is also stored in the database (the console lists it at /reports, where a
+    /// compliance officer signs it); the SHA-256 of both files is printed.
+    Report(crate::compliance_cmd::ReportArgs),
     /// Benchmarks in a throwaway database (created and dropped here): writes BENCHMARKS.md.
     Bench(crate::bench_cmd::BenchArgs),
 }
@@ -238,6 +244,11 @@ async fn partition_command(
     ) {
         return Ok(None);
     }
+    if matches!(global.format, Format::Csv | Format::Pdf) && !matches!(command, Command::Report(_))
+    {
+        eprintln!("error: --format csv and --format pdf are for the `report` command; this command prints text or json");
+        return Ok(Some(ExitCode::from(EXIT_USAGE)));
+    }
     let ctx = match Ctx::load(global) {
         Ok(ctx) => ctx,
         Err(exit) => return Ok(Some(ExitCode::from(exit.0))),
@@ -255,6 +266,7 @@ async fn partition_command(
             crate::monitor::run(&ctx, command.clone().unwrap_or(MonitorCommand::Status)).await
         }
         Command::Bench(args) => crate::bench_cmd::run(&ctx, args).await,
+        Command::Report(args) => crate::compliance_cmd::run(&ctx, args).await,
         _ => return Ok(None),
     };
     finish(result).map(Some)

@@ -25,6 +25,10 @@ pub const EXIT_USAGE: u8 = 2;
 pub enum Format {
     Text,
     Json,
+    /// The `report` command only: the report's CSV file.
+    Csv,
+    /// The `report` command only: the report's PDF file.
+    Pdf,
 }
 
 /// Options every partition command accepts, before or after the command name.

@@ -2,6 +2,7 @@
 //! gate) that `serve` runs and the integration tests start, plus the `user` subcommand.
 
 pub mod auth;
+pub mod report_files;
 pub mod security;
 pub mod user_cmd;
 
@@ -24,6 +25,11 @@ pub fn router(
 ) -> anyhow::Result<Router> {
     let routes = generate_route_list(App);
     let sessions = auth::session_layer(pool.clone(), &security)?;
+    // Stored compliance report files (they check the session and role themselves).
+    let files = report_files::Files {
+        pool: pool.clone(),
+        touch: security.touch_interval(),
+    };
     let gate = security::Gate::new(pool.clone(), security);
     let context_pool = pool;
     Ok(Router::new()
@@ -35,6 +41,14 @@ pub fn router(
                 let options = options.clone();
                 move || shell(options.clone())
             },
+        )
+        .route(
+            "/reports/{id}/report.csv",
+            axum::routing::get(report_files::csv).with_state(files.clone()),
+        )
+        .route(
+            "/reports/{id}/report.pdf",
+            axum::routing::get(report_files::pdf).with_state(files),
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn_with_state(gate, security::gate))

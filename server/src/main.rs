@@ -6,6 +6,7 @@ use clap::Parser;
 
 mod bench_cmd;
 mod cli;
+mod compliance_cmd;
 mod context;
 mod manage;
 mod monitor;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod catalog;
 pub mod cluster;
+pub mod compliance;
 pub mod demo;
 pub mod executor;
 pub mod migrate;

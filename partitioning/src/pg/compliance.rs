@@ -1,0 +1,439 @@
+//! Compliance reports in PostgreSQL: reads what a report is built from (catalog, exact counts of
+//! default partitions, the action log, cleanup requests and approvals), stores each generated
+//! report with its CSV and PDF bytes (migration 010), serves those exact bytes again, and records
+//! signatures. Generating, downloading and signing are written to the audit trail in the same
+//! transaction as what they record.
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+
+use super::audit::{self, AuditEvent};
+use crate::access::Role;
+use crate::compliance::{
+    self, ActionRecord, ApprovalRecord, ComplianceReport, ReportFormat, ReportInputs, ReportScope,
+    ReportSignature, RequestRecord, ScopeError, StoredReport,
+};
+use crate::policy::Policy;
+use crate::table::{quote_ident, ManagedTable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The period or tables asked for are not acceptable (nothing was stored).
+    #[error("{0}")]
+    Scope(#[from] ScopeError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a person asks for; the generation time is the database server's clock.
+pub struct ReportRequest<'a> {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Empty: all four.
+    pub tables: &'a [ManagedTable],
+    pub generated_by: &'a str,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Reads every input of a report for `scope` (its `generated_at` is replaced by the snapshot's
+/// server time, truncated to whole seconds, so the report's "now" is the catalog's).
+pub async fn load_inputs(
+    pool: &PgPool,
+    policies: &[Policy],
+    req: &ReportRequest<'_>,
+) -> Result<ReportInputs, ReportError> {
+    let mut snapshot = super::catalog::snapshot(pool, req.tables).await?;
+    let now: DateTime<Utc> = snapshot.taken_at.trunc_subsecs(0);
+    let scope = ReportScope::new(req.from, req.to, req.tables, now, req.generated_by)?;
+    // Exact counts for default partitions: an estimate of 0 (never analyzed) must not hide rows.
+    for t in &mut snapshot.tables {
+        if let Some(d) = t.default_partition.as_mut() {
+            let sql = format!("SELECT count(*) FROM {}", quote_ident(&d.name));
+            d.est_rows = sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await?;
+        }
+    }
+    let names: Vec<&str> = scope.tables.iter().map(|t| t.name()).collect();
+    let rows = sqlx::query(
+        "SELECT id, at, actor, table_name, partition_name, action, lower_bound, upper_bound, \
+                row_estimate, bytes, outcome, request_id \
+           FROM partition_action_log \
+          WHERE table_name = ANY($1) AND action IN ('create', 'drop') AND outcome = 'ok' AND at <= $2 \
+          ORDER BY id",
+    )
+    .bind(&names)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    let actions: Vec<ActionRecord> = rows
+        .iter()
+        .map(|r| ActionRecord {
+            id: r.get("id"),
+            at: r.get("at"),
+            actor: r.get("actor"),
+            table: r.get("table_name"),
+            partition: r.get("partition_name"),
+            action: r.get("action"),
+            lower: r.get("lower_bound"),
+            upper: r.get("upper_bound"),
+            rows: r.get("row_estimate"),
+            bytes: r.get("bytes"),
+            outcome: r.get("outcome"),
+            request_id: r.get("request_id"),
+        })
+        .collect();
+    let ids: Vec<i64> = actions.iter().filter_map(|a| a.request_id).collect();
+    let requests = sqlx::query(
+        "SELECT id, requested_by, fingerprint, state, needs_compliance FROM cleanup_requests WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| RequestRecord {
+        id: r.get("id"),
+        requested_by: r.get("requested_by"),
+        fingerprint: r.get("fingerprint"),
+        state: r.get("state"),
+        needs_compliance: r.get("needs_compliance"),
+    })
+    .collect();
+    let approvals = sqlx::query(
+        "SELECT request_id, actor, role, decision FROM cleanup_approvals WHERE request_id = ANY($1) ORDER BY at, id",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| ApprovalRecord {
+        request_id: r.get("request_id"),
+        actor: r.get("actor"),
+        role: r.get("role"),
+        decision: r.get("decision"),
+    })
+    .collect();
+    Ok(ReportInputs {
+        scope,
+        policies: policies.to_vec(),
+        snapshot,
+        actions,
+        requests,
+        approvals,
+    })
+}
+
+/// Builds, renders and stores a report, and records `report_generated` in the audit trail (one
+/// transaction). `actor` is who the audit trail names (`alice`, `cli:bob`).
+pub async fn generate(
+    pool: &PgPool,
+    policies: &[Policy],
+    req: &ReportRequest<'_>,
+    actor: &str,
+) -> Result<StoredReport, ReportError> {
+    let inputs = load_inputs(pool, policies, req).await?;
+    let report = compliance::build(&inputs);
+    let csv = compliance::csv::render(&report);
+    let csv_sha = sha256_hex(&csv);
+    let pdf = compliance::pdf::render(&report, &csv_sha);
+    let pdf_sha = sha256_hex(&pdf);
+    let pages = compliance::pdf::page_count(&report) as i32;
+    let verdicts = serde_json::to_value(&report.verdicts).unwrap_or_default();
+    let model = serde_json::to_value(&report).unwrap_or_default();
+    let tables: Vec<&str> = report.scope.tables.iter().map(|t| t.name()).collect();
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO compliance_reports (generated_at, generated_by, period_from, period_to, tables, \
+             compliant, findings, verdicts, model, csv, csv_sha256, pdf, pdf_sha256, pdf_pages) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(report.scope.generated_at)
+    .bind(&report.scope.generated_by)
+    .bind(report.scope.from)
+    .bind(report.scope.to)
+    .bind(&tables)
+    .bind(report.compliant())
+    .bind(report.finding_count() as i32)
+    .bind(&verdicts)
+    .bind(&model)
+    .bind(&csv)
+    .bind(&csv_sha)
+    .bind(&pdf)
+    .bind(&pdf_sha)
+    .bind(pages)
+    .fetch_one(&mut *tx)
+    .await?;
+    let event = AuditEvent::new(
+        actor,
+        "report_generated",
+        format!("report:{id}"),
+        serde_json::json!({
+            "period_from": report.scope.from, "period_to": report.scope.to, "tables": tables,
+            "compliant": report.compliant(), "findings": report.finding_count(),
+            "csv_sha256": csv_sha, "pdf_sha256": pdf_sha,
+        }),
+    );
+    audit::append(&mut *tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(id, %actor, csv_sha256 = %csv_sha, pdf_sha256 = %pdf_sha, "compliance report generated");
+    get(pool, id)
+        .await?
+        .map(|(stored, _)| stored)
+        .ok_or_else(|| ReportError::Refused(format!("report {id} vanished after it was stored")))
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, generated_at, generated_by, period_from, period_to, tables, compliant, \
+     findings, verdicts, csv_sha256, pdf_sha256, octet_length(csv)::bigint AS csv_bytes, \
+     octet_length(pdf)::bigint AS pdf_bytes, pdf_pages";
+
+fn summary(r: &sqlx::postgres::PgRow, signatures: Vec<ReportSignature>) -> StoredReport {
+    let verdicts: Vec<compliance::TableVerdict> =
+        serde_json::from_value(r.get("verdicts")).unwrap_or_default();
+    StoredReport {
+        id: r.get("id"),
+        generated_at: r.get("generated_at"),
+        generated_by: r.get("generated_by"),
+        period_from: r.get("period_from"),
+        period_to: r.get("period_to"),
+        tables: r.get("tables"),
+        compliant: r.get("compliant"),
+        findings: r.get("findings"),
+        verdicts: verdicts
+            .into_iter()
+            .map(|v| (v.table.name().to_string(), v.compliant, v.findings as i64))
+            .collect(),
+        csv_sha256: r.get("csv_sha256"),
+        pdf_sha256: r.get("pdf_sha256"),
+        csv_bytes: r.get("csv_bytes"),
+        pdf_bytes: r.get("pdf_bytes"),
+        pdf_pages: r.get("pdf_pages"),
+        signatures,
+    }
+}
+
+async fn signatures(
+    pool: &PgPool,
+    ids: &[i64],
+) -> Result<Vec<(i64, ReportSignature)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT report_id, signed_at, signer, signer_name, role, attestation, csv_sha256, pdf_sha256, audit_id \
+           FROM compliance_report_signatures WHERE report_id = ANY($1) ORDER BY signed_at, id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("report_id"),
+                ReportSignature {
+                    signed_at: r.get("signed_at"),
+                    signer: r.get("signer"),
+                    signer_name: r.get("signer_name"),
+                    role: r.get("role"),
+                    attestation: r.get("attestation"),
+                    csv_sha256: r.get("csv_sha256"),
+                    pdf_sha256: r.get("pdf_sha256"),
+                    audit_id: r.get("audit_id"),
+                },
+            )
+        })
+        .collect())
+}
+
+/// The latest `limit` reports, newest first, with their signatures.
+pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<StoredReport>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM compliance_reports ORDER BY id DESC LIMIT $1"
+    ))
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(pool)
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+    let sigs = signatures(pool, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get("id");
+            let mine = sigs
+                .iter()
+                .filter(|(rid, _)| *rid == id)
+                .map(|(_, s)| s.clone())
+                .collect();
+            summary(r, mine)
+        })
+        .collect())
+}
+
+/// One stored report and the model it was rendered from.
+pub async fn get(
+    pool: &PgPool,
+    id: i64,
+) -> Result<Option<(StoredReport, ComplianceReport)>, sqlx::Error> {
+    let Some(r) = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS}, model FROM compliance_reports WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let model: ComplianceReport = match serde_json::from_value(r.get("model")) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(id, error = %e, "stored report model does not read back");
+            return Err(sqlx::Error::Decode(Box::new(e)));
+        }
+    };
+    let sigs = signatures(pool, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(Some((summary(&r, sigs), model)))
+}
+
+/// A stored file, exactly as generated.
+pub struct ReportFile {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+    pub file_name: String,
+}
+
+/// The stored bytes of one file of report `id`, if `role` may read it; records
+/// `report_downloaded` (with the file's SHA-256) in the audit trail. `Ok(None)`: no such report.
+pub async fn download(
+    pool: &PgPool,
+    id: i64,
+    format: ReportFormat,
+    actor: &str,
+    role: Role,
+) -> Result<Option<ReportFile>, ReportError> {
+    let column = match format {
+        ReportFormat::Csv => "csv, csv_sha256 AS sha",
+        ReportFormat::Pdf => "pdf AS csv, pdf_sha256 AS sha",
+    };
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {column}, EXISTS (SELECT 1 FROM compliance_report_signatures s WHERE s.report_id = r.id) AS signed \
+           FROM compliance_reports r WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let signed: bool = row.get("signed");
+    if !(role.can(crate::access::Capability::Compliance) || signed) {
+        return Err(ReportError::Refused(format!(
+            "Report {id} is not signed yet: until a compliance officer signs it, only the compliance and admin roles can open it."
+        )));
+    }
+    let file = ReportFile {
+        bytes: row.get("csv"),
+        sha256: row.get("sha"),
+        file_name: format.file_name(id),
+    };
+    let event = AuditEvent::new(
+        actor,
+        "report_downloaded",
+        format!("report:{id}"),
+        serde_json::json!({ "format": format.extension(), "sha256": file.sha256, "bytes": file.bytes.len() }),
+    );
+    audit::append(pool, &event).await?;
+    Ok(Some(file))
+}
+
+/// Records `signer`'s attestation of report `id`: the report's attestation text and the SHA-256
+/// of both files, in the audit trail (`report_signed`) and `compliance_report_signatures`. The
+/// stored files are not touched. Refused for roles that cannot sign and for a second signature
+/// by the same account.
+pub async fn sign(
+    pool: &PgPool,
+    id: i64,
+    signer: &str,
+    role: Role,
+    signer_name: &str,
+) -> Result<ReportSignature, ReportError> {
+    if !compliance::can_sign(role) {
+        return Err(ReportError::Refused(format!(
+            "Only a compliance officer or an admin signs reports; {signer} has the {role} role."
+        )));
+    }
+    let name = crate::access::parse_display_name(signer_name)
+        .map_err(|e| ReportError::Refused(format!("The name to sign with: {e}.")))?;
+    if name.is_empty() {
+        return Err(ReportError::Refused(
+            "Type your full name to sign: it is recorded with the signature.".into(),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let Some(row) = sqlx::query(
+        "SELECT csv_sha256, pdf_sha256, model->>'attestation' AS attestation FROM compliance_reports WHERE id = $1 FOR SHARE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Err(ReportError::Refused(format!("There is no report {id}.")));
+    };
+    let (csv_sha, pdf_sha): (String, String) = (row.get("csv_sha256"), row.get("pdf_sha256"));
+    let attestation: String = row
+        .get::<Option<String>, _>("attestation")
+        .unwrap_or_default();
+    let already: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM compliance_report_signatures WHERE report_id = $1 AND signer = $2)",
+    )
+    .bind(id)
+    .bind(signer)
+    .fetch_one(&mut *tx)
+    .await?;
+    if already {
+        return Err(ReportError::Refused(format!(
+            "You ({signer}) have already signed report {id}; a signature cannot be changed or repeated."
+        )));
+    }
+    let event = AuditEvent::new(
+        signer,
+        "report_signed",
+        format!("report:{id}"),
+        serde_json::json!({
+            "signer_name": name, "role": role.name(), "attestation": attestation,
+            "csv_sha256": csv_sha, "pdf_sha256": pdf_sha,
+        }),
+    );
+    let audit_id = audit::append(&mut *tx, &event).await?;
+    let signed_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO compliance_report_signatures (report_id, signer, signer_name, role, attestation, \
+             csv_sha256, pdf_sha256, audit_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING signed_at",
+    )
+    .bind(id)
+    .bind(signer)
+    .bind(&name)
+    .bind(role.name())
+    .bind(&attestation)
+    .bind(&csv_sha)
+    .bind(&pdf_sha)
+    .bind(audit_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(id, %signer, "compliance report signed");
+    Ok(ReportSignature {
+        signed_at,
+        signer: signer.to_string(),
+        signer_name: name,
+        role: role.name().to_string(),
+        attestation,
+        csv_sha256: csv_sha,
+        pdf_sha256: pdf_sha,
+        audit_id,
+    })
+}
