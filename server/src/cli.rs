@@ -107,6 +107,12 @@ pub enum Command {
     Report(crate::compliance_cmd::ReportArgs),
     /// Benchmarks in a throwaway database (created and dropped here): writes BENCHMARKS.md.
     Bench(crate::bench_cmd::BenchArgs),
+    /// Cleanup requests (two-person approval): list, show ID, execute ID.
+    #[command(subcommand)]
+    Requests(crate::requests_cmd::RequestsCommand),
+    /// The hash-chained audit trail: verify (exit 1 naming the first broken row), export CSV.
+    #[command(subcommand)]
+    Audit(crate::requests_cmd::AuditCommand),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -267,6 +273,8 @@ async fn partition_command(
         }
         Command::Bench(args) => crate::bench_cmd::run(&ctx, args).await,
         Command::Report(args) => crate::compliance_cmd::run(&ctx, args).await,
+        Command::Requests(cmd) => crate::requests_cmd::requests(&ctx, cmd).await,
+        Command::Audit(cmd) => crate::requests_cmd::audit(&ctx, cmd).await,
         _ => return Ok(None),
     };
     finish(result).map(Some)

@@ -1,6 +1,7 @@
 //! The console as a library: the axum router (pages, server functions, sessions, the request
 //! gate) that `serve` runs and the integration tests start, plus the `user` subcommand.
 
+pub mod audit_export;
 pub mod auth;
 pub mod report_files;
 pub mod security;
@@ -30,6 +31,10 @@ pub fn router(
         pool: pool.clone(),
         touch: security.touch_interval(),
     };
+    let export = audit_export::Export {
+        pool: pool.clone(),
+        touch: security.touch_interval(),
+    };
     let gate = security::Gate::new(pool.clone(), security);
     let context_pool = pool;
     Ok(Router::new()
@@ -49,6 +54,10 @@ pub fn router(
         .route(
             "/reports/{id}/report.pdf",
             axum::routing::get(report_files::pdf).with_state(files),
+        )
+        .route(
+            "/audit/export.csv",
+            axum::routing::get(audit_export::csv_handler).with_state(export),
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn_with_state(gate, security::gate))

@@ -12,6 +12,7 @@ mod manage;
 mod monitor;
 mod progress;
 mod report;
+mod requests_cmd;
 mod serve;
 
 fn main() -> ExitCode {

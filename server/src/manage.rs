@@ -38,6 +38,9 @@ struct RunReport {
     deferred: Vec<PlannedAction>,
     /// Eligible drops held for a two-person approval in the console.
     held: Vec<HeldLine>,
+    /// What happened to the held drops under --force: the cleanup request filed (or found open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<String>,
     notes: Vec<String>,
 }
 
@@ -142,6 +145,7 @@ async fn run(
                 reason: h.reason.clone(),
             })
             .collect(),
+        request: None,
         notes: plan.notes.iter().map(|n| n.to_string()).collect(),
     };
     if mode == Mode::SafeOnly {
@@ -158,6 +162,10 @@ async fn run(
         return Ok(EXIT_PARTIAL);
     }
     report.results = execute(ctx, pool, &plan).await?;
+    if mode == Mode::Force {
+        // Approval tables are never dropped here: their held drops become a request instead.
+        report.request = crate::requests_cmd::file_held(ctx, pool, &plan).await;
+    }
     print_report(ctx, &report)?;
     let not_done = report
         .results
@@ -249,6 +257,9 @@ fn print_report(ctx: &Ctx, r: &RunReport) -> anyhow::Result<()> {
                  two-person approval in the console (a DBA and a compliance officer). Nothing of {t} was dropped."
             );
         }
+    }
+    if let Some(request) = &r.request {
+        println!("{request}");
     }
     for n in &r.notes {
         println!("note: {n}");

@@ -262,13 +262,23 @@ pub async fn list(
     limit: i64,
     oldest_first: bool,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
+    fetch(pool, filter, None, limit, oldest_first).await
+}
+
+async fn fetch(
+    pool: &PgPool,
+    filter: &AuditFilter,
+    after: Option<i64>,
+    limit: i64,
+    oldest_first: bool,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
     let order = if oldest_first { "ASC" } else { "DESC" };
     let sql = format!(
         "SELECT id, at, actor, action, subject, detail::text AS detail, prev_hash, hash \
          FROM audit_trail \
          WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2) \
            AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4) \
-           AND ($5::bigint IS NULL OR id < $5) \
+           AND ($5::bigint IS NULL OR id < $5) AND ($7::bigint IS NULL OR id > $7) \
          ORDER BY id {order} LIMIT $6"
     );
     let rows = sqlx::query(&sql)
@@ -278,6 +288,7 @@ pub async fn list(
         .bind(filter.to)
         .bind(filter.before_id)
         .bind(limit)
+        .bind(after)
         .fetch_all(pool)
         .await?;
     rows.iter()
@@ -294,6 +305,21 @@ pub async fn list(
             })
         })
         .collect()
+}
+
+/// Rows matching `filter` with an id above `after`, oldest first, at most `limit`: keyset pages
+/// for exports (`before_id` is ignored).
+pub async fn list_after(
+    pool: &PgPool,
+    filter: &AuditFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let f = AuditFilter {
+        before_id: None,
+        ..filter.clone()
+    };
+    fetch(pool, &f, Some(after), limit, true).await
 }
 
 #[cfg(test)]
