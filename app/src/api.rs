@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod plan;
 #[cfg(feature = "ssr")]
 pub mod samples;
+pub mod schedule;
 pub mod wall;
 
 use leptos::prelude::*;

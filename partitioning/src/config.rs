@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{CleanupMode, Policy, Retention, HIPAA_MIN_RETENTION_YEARS};
+use crate::schedule::{Schedule, Schedules};
 use crate::table::ManagedTable;
 
 mod shell;
@@ -42,6 +43,9 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// How long a cleanup approval request stays open.
     pub approval_expiry_hours: u32,
+    /// When `serve` runs creation and cleanup (`SCHEDULE_CREATE`, `SCHEDULE_CLEANUP`).
+    #[serde(default)]
+    pub schedule: Schedules,
 }
 
 impl Default for Config {
@@ -51,6 +55,7 @@ impl Default for Config {
             policies: ManagedTable::ALL.map(Policy::default_for).to_vec(),
             thresholds: Thresholds::default(),
             approval_expiry_hours: 24,
+            schedule: Schedules::default(),
         }
     }
 }
@@ -127,14 +132,18 @@ enum Field {
     WarnCount,
     CriticalCount,
     ApprovalExpiry,
+    ScheduleCreate,
+    ScheduleCleanup,
 }
 
-const GLOBAL_KEYS: [(&str, Field); 5] = [
+const GLOBAL_KEYS: [(&str, Field); 7] = [
     ("WARN_PARTITION_SIZE_GB", Field::WarnSize),
     ("CRITICAL_PARTITION_SIZE_GB", Field::CriticalSize),
     ("WARN_PARTITION_COUNT", Field::WarnCount),
     ("CRITICAL_PARTITION_COUNT", Field::CriticalCount),
     ("APPROVAL_EXPIRY_HOURS", Field::ApprovalExpiry),
+    ("SCHEDULE_CREATE", Field::ScheduleCreate),
+    ("SCHEDULE_CLEANUP", Field::ScheduleCleanup),
 ];
 
 fn table_keys(t: ManagedTable) -> [(String, Field); 5] {
@@ -319,6 +328,20 @@ impl Config {
                 let i = table_policy(self, t);
                 self.policies[i].cleanup = mode;
             }
+            Field::ScheduleCreate | Field::ScheduleCleanup => {
+                let schedule = Schedule::parse(value).map_err(|why| {
+                    (
+                        ConfigErrorKind::BadValue,
+                        why,
+                        crate::schedule::ACCEPTED.to_string(),
+                    )
+                })?;
+                if field == Field::ScheduleCreate {
+                    self.schedule.create = schedule;
+                } else {
+                    self.schedule.cleanup = schedule;
+                }
+            }
             Field::DefaultPartition(t) => {
                 let yes = match value {
                     "yes" => true,
@@ -354,7 +377,10 @@ impl Config {
                     Field::WarnCount => self.thresholds.warn_count = n,
                     Field::CriticalCount => self.thresholds.critical_count = n,
                     Field::ApprovalExpiry => self.approval_expiry_hours = n,
-                    Field::Cleanup(_) | Field::DefaultPartition(_) => {}
+                    Field::Cleanup(_)
+                    | Field::DefaultPartition(_)
+                    | Field::ScheduleCreate
+                    | Field::ScheduleCleanup => {}
                 }
             }
         }

@@ -17,4 +17,5 @@ pub mod overview;
 pub mod pg;
 pub mod planner;
 pub mod policy;
+pub mod schedule;
 pub mod table;

@@ -113,6 +113,9 @@ pub enum Command {
     /// The hash-chained audit trail: verify (exit 1 naming the first broken row), export CSV.
     #[command(subcommand)]
     Audit(crate::requests_cmd::AuditCommand),
+    /// The guide's two pg_cron jobs: install, remove, status.
+    #[command(subcommand)]
+    Cron(crate::cron_cmd::CronCommand),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -272,6 +275,7 @@ async fn partition_command(
             crate::monitor::run(&ctx, command.clone().unwrap_or(MonitorCommand::Status)).await
         }
         Command::Bench(args) => crate::bench_cmd::run(&ctx, args).await,
+        Command::Cron(cmd) => crate::cron_cmd::run(&ctx, *cmd).await,
         Command::Report(args) => crate::compliance_cmd::run(&ctx, args).await,
         Command::Requests(cmd) => crate::requests_cmd::requests(&ctx, cmd).await,
         Command::Audit(cmd) => crate::requests_cmd::audit(&ctx, cmd).await,

@@ -8,6 +8,7 @@ mod bench_cmd;
 mod cli;
 mod compliance_cmd;
 mod context;
+mod cron_cmd;
 mod manage;
 mod monitor;
 mod progress;

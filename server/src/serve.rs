@@ -50,6 +50,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Exact partition sizes for the growth charts: one sample now, then every
     // RUSTCARE_SIZE_SAMPLE_MINUTES (default 15).
     app::api::samples::spawn_sampler(db.pool.clone());
+    // Creation daily, cleanup weekly (SCHEDULE_* in the policy file); RUSTCARE_SCHEDULER=off stops it.
+    app::api::schedule::ssr::spawn_scheduler(db.pool.clone());
     server::auth::spawn_cleanup(db.pool.clone(), Duration::from_secs(15 * 60));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

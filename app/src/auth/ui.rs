@@ -59,6 +59,7 @@ const NAV: &[(&str, &str, Capability)] = &[
     ("/", "Overview", Capability::View),
     ("/plan", "Plan", Capability::View),
     ("/health", "Health", Capability::View),
+    ("/schedule", "Schedule", Capability::View),
     ("/wall/links", "Wall links", Capability::ManageWallLinks),
     ("/users", "Users", Capability::ManageUsers),
 ];

@@ -6,6 +6,7 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod plan;
+pub mod schedule;
 pub mod table;
 pub mod users;
 pub mod wall;

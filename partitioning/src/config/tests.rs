@@ -261,7 +261,7 @@ fn policy_falls_back_to_the_default_for_a_hand_built_config() {
     for t in ManagedTable::ALL {
         assert_eq!(*cfg.policy(t), crate::policy::Policy::default_for(t));
     }
-    assert_eq!(known_keys().len(), 25);
+    assert_eq!(known_keys().len(), 27);
 }
 
 /// bash must read every line we accept the same way (scripts `source` the file). Skipped where

@@ -361,6 +361,9 @@ fn write_settings(
     if pg_cron_available(bin) {
         conf.push_str("shared_preload_libraries = 'pg_cron'\n");
         conf.push_str(&format!("cron.database_name = '{DATABASE}'\n"));
+        // Jobs run in background workers, not over a libpq connection: no password, no socket
+        // path to configure (TCP here needs scram-sha-256, which pg_cron's client cannot give).
+        conf.push_str("cron.use_background_workers = on\nmax_worker_processes = 16\n");
     }
     if ephemeral {
         conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");

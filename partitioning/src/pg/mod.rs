@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod catalog;
 pub mod cluster;
+pub mod cron;
 pub mod compliance;
 pub mod demo;
 pub mod executor;
@@ -13,6 +14,7 @@ pub mod migrate;
 pub mod monitor;
 pub mod overview;
 pub mod policy_sync;
+pub mod scheduler;
 pub mod testdb;
 pub mod tips;
 
