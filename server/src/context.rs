@@ -109,9 +109,24 @@ impl Ctx {
         self.format == Format::Json
     }
 
-    /// The catalog of this run's tables, with exact sizes when `--exact-sizes` asks for them.
+    /// The catalog of this run's tables, every field (`catalog::Detail::Full`), with exact sizes
+    /// when `--exact-sizes` asks for them.
     pub async fn snapshot(&self, pool: &PgPool) -> anyhow::Result<CatalogSnapshot> {
-        let mut snap = catalog::snapshot(pool, &self.tables())
+        self.snapshot_at(pool, catalog::Detail::Full).await
+    }
+
+    /// The catalog as planning needs it (`catalog::Detail::Plan`: heap-only size estimates, recent
+    /// statistics), several times faster at thousands of partitions; exact sizes when asked.
+    pub async fn snapshot_for_plan(&self, pool: &PgPool) -> anyhow::Result<CatalogSnapshot> {
+        self.snapshot_at(pool, catalog::Detail::Plan).await
+    }
+
+    async fn snapshot_at(
+        &self,
+        pool: &PgPool,
+        detail: catalog::Detail,
+    ) -> anyhow::Result<CatalogSnapshot> {
+        let mut snap = catalog::snapshot_with(pool, &self.tables(), detail)
             .await
             .context("reading the catalog")?;
         if self.exact_sizes {

@@ -53,9 +53,16 @@ struct HeldLine {
 
 pub async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
     let db = crate::context::open_db().await?;
-    let snapshot = ctx.snapshot(&db.pool).await?;
+    let snapshot = ctx.snapshot_for_plan(&db.pool).await?;
     let plan = make_plan(ctx, &snapshot, PlanOptions::maintenance(), None);
-    let report = report::status(&ctx.config, &snapshot, &plan, &ctx.tables());
+    let mut report = report::status(&ctx.config, &snapshot, &plan, &ctx.tables());
+    if !ctx.exact_sizes {
+        report.notes.push(
+            "size: heap pages only, estimated from the catalog (quick at thousands of partitions); \
+             --exact-sizes or `monitor status` include indexes and TOAST"
+                .to_string(),
+        );
+    }
     if ctx.json() {
         print_json(&report)?;
     } else {
@@ -128,8 +135,14 @@ async fn run(
         // The SQL functions (pg_cron) read their policy from the table: keep it equal to the file.
         policy_sync::sync(pool, &ctx.config).await?;
     }
-    let snapshot = ctx.snapshot(pool).await?;
-    let mut plan = make_plan(ctx, &snapshot, base, days);
+    // The lean snapshot decides whether there is work; a plan that detaches, drops or holds
+    // anything is made again from every field (its sizes go into the log and the report).
+    let mut snapshot = ctx.snapshot_for_plan(pool).await?;
+    let mut plan = make_plan(ctx, &snapshot, base.clone(), days);
+    if plan.actions.iter().any(destructive) || !plan.held.is_empty() {
+        snapshot = ctx.snapshot(pool).await?;
+        plan = make_plan(ctx, &snapshot, base, days);
+    }
     let mut report = RunReport {
         command,
         dry_run: mode == Mode::DryRun,

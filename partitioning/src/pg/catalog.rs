@@ -2,81 +2,138 @@
 //! `CatalogSnapshot` (estimated sizes from relpages; exact sizes on demand), and the server
 //! settings the health checks judge.
 
-use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
 
-use crate::calendar::parse_partition_expr;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use crate::calendar::{
+    for_values, parse_partition_expr, parse_partition_name, partition_name, period_containing,
+    previous_period,
+};
 use crate::catalog::{CatalogSnapshot, PartitionInfo, TableCatalog};
 use crate::health::ServerSettings;
 use crate::table::ManagedTable;
+use node::NodeBound;
+
+mod node;
+
+/// How much of each partition a snapshot reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Every field of every partition: `bytes` counts heap, indexes and TOAST, `last_analyzed` is
+    /// read for all. For health, metrics, tips and the console's sizes.
+    #[default]
+    Full,
+    /// What planning and `status` need, read in a fraction of the time at 10,000 partitions:
+    /// `bytes` is the heap alone (`relpages`; no index or TOAST pages), and `last_analyzed` is read
+    /// only for partitions named for the current and the two previous periods (the planner's
+    /// ANALYZE rule looks at the current and the previous one). Every other field as in `Full`.
+    Plan,
+}
 
 /// Every partition of every managed table (attached or detach-pending), plus tables named like our
 /// partitions that are attached to nothing (left behind by a run killed between DETACH and DROP).
-/// `inhdetachpending` is read through `to_jsonb` so the query also runs on PostgreSQL 13, which
-/// lacks the column. Sizes: relpages of the heap, its indexes and TOAST, times the block size.
+/// `detach_pending` comes from `pg_inherits.inhdetachpending` (PostgreSQL 14+; through `to_jsonb`
+/// on 13, which lacks the column and is slower).
 ///
-/// Shaped for 10,000 partitions: bounds are deparsed with `pg_get_expr(relpartbound, 0)` (a bound
-/// has no column references, and passing the relation would open and lock every partition: 10x
-/// slower), index pages are summed in one grouped pass, statistics come from the
-/// `pg_stat_get_*` functions rather than the `pg_stat_user_tables` view over every table, and
-/// leftovers are found through the `pg_class` name index (a name range), not a regex over the
-/// whole catalog. The session TimeZone is UTC (sqlx sets it), so bounds print with `+00`.
+/// Shaped for 10,000 partitions (each choice measured with EXPLAIN ANALYZE on such a catalog):
+/// - one sequential pass over `pg_class` hash-joined to the parents' `pg_inherits` rows (read
+///   through their index: the `= ANY (ARRAY(...))`) finds the attached partitions and the
+///   leftovers together (a name-range scan for leftovers walked every index name too, and cost as
+///   much as the rest);
+/// - the bound is sent as the stored node text and read in Rust (`node`); `pg_get_expr` (3-4 µs a
+///   row on the server) runs only for the few partitions whose node is not a plain `timestamptz`
+///   range matching their name, in a second statement;
+/// - statistics come from the `pg_stat_get_*` functions, only for the rows `$2` asks for;
+/// - index and TOAST pages (five more catalog rows a partition) only in `Detail::Full`;
+/// - no ORDER BY: sorting the wide rows spilled to disk; Rust sorts the partitions by name.
+///
+/// `{pending}` and `{full}` are filled by `snapshot_sql`. The session TimeZone is UTC (sqlx sets
+/// it), so deparsed bounds print with `+00`.
 const SNAPSHOT_SQL: &str = r#"
 WITH managed AS (
-    SELECT m.name, m.ord, to_regclass(quote_ident(m.name)) AS parent
-    FROM unnest($1::text[]) WITH ORDINALITY AS m(name, ord)
-), attached AS (
-    SELECT m.name AS table_name, i.inhrelid AS oid,
-           coalesce((to_jsonb(i) ->> 'inhdetachpending')::boolean, false) AS detach_pending
+    SELECT m.name, m.stats_from, p.oid AS parent, coalesce(p.relkind = 'p', false) AS partitioned,
+           coalesce(p.relnamespace, 'public'::regnamespace) AS nsp, now() AS taken_at,
+           current_setting('server_version_num')::int AS version,
+           current_setting('block_size')::bigint AS block_size
+    FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
+    LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
+), inh AS (
+    SELECT m.name AS table_name, i.inhrelid, {pending} AS detach_pending
     FROM managed m
     JOIN pg_inherits i ON i.inhparent = m.parent
-), leftovers AS (
-    SELECT m.name AS table_name, c.oid, false AS detach_pending
-    FROM managed m
-    JOIN pg_class c ON c.relname >= (m.name || '_')::name AND c.relname < (m.name || '`')::name
-    WHERE c.relkind = 'r'
-      AND c.relname ~ ('^' || m.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
-      AND c.relnamespace = coalesce((SELECT relnamespace FROM pg_class WHERE oid = m.parent),
-                                    'public'::regnamespace)
-      AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
+    WHERE i.inhparent = ANY (ARRAY(SELECT parent FROM managed WHERE parent IS NOT NULL))
 ), rels AS (
-    SELECT table_name, oid, detach_pending, true AS attached FROM attached
-    UNION ALL
-    SELECT table_name, oid, detach_pending, false FROM leftovers
-), index_pages AS (
+    SELECT coalesce(h.table_name, l.name) AS table_name, c.oid, c.relname, c.relpartbound,
+           c.reltuples, c.relpages, c.reltoastrelid, c.reltablespace,
+           coalesce(h.detach_pending, false) AS detach_pending, h.inhrelid IS NOT NULL AS attached
+    FROM pg_class c
+    LEFT JOIN inh h ON h.inhrelid = c.oid
+    LEFT JOIN managed l
+      ON h.inhrelid IS NULL AND c.relkind = 'r' AND NOT c.relispartition
+         AND c.relnamespace = l.nsp
+         AND c.relname >= (l.name || '_')::name AND c.relname < (l.name || '`')::name
+         AND c.relname ~ ('^' || l.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
+         AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
+    WHERE c.relkind IN ('r', 'p', 'f') AND (h.inhrelid IS NOT NULL OR l.name IS NOT NULL)
+){index_cte}, sealed AS (
+    SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'
+)
+SELECT m.taken_at,
+       m.version,
+       m.name,
+       coalesce(m.parent, 0)::bigint AS parent_oid,
+       m.partitioned,
+       r.oid::bigint,
+       r.relname::text,
+       CASE WHEN r.attached THEN r.relpartbound::text END AS node,
+       r.detach_pending,
+       r.attached,
+       greatest(r.reltuples, 0)::bigint AS est_rows,
+       ((r.relpages{extra_pages}) * m.block_size)::bigint AS bytes,
+       ts.spcname::text AS tablespace,
+       CASE WHEN r.relname >= m.stats_from::name
+            THEN greatest(pg_stat_get_last_analyze_time(r.oid), pg_stat_get_last_autoanalyze_time(r.oid))
+       END AS last_analyzed,
+       (s.oid IS NOT NULL) AS sealed
+FROM managed m
+LEFT JOIN rels r ON r.table_name = m.name{index_join}
+LEFT JOIN sealed s ON s.oid = r.oid
+LEFT JOIN pg_tablespace ts ON ts.oid = r.reltablespace
+"#;
+
+/// Index pages summed per partition in one grouped pass, and TOAST pages: `Detail::Full` only.
+const INDEX_CTE: &str = r#", index_pages AS (
     SELECT x.indrelid AS oid, sum(ic.relpages)::bigint AS pages
     FROM rels r
     JOIN pg_index x ON x.indrelid = r.oid
     JOIN pg_class ic ON ic.oid = x.indexrelid
     GROUP BY x.indrelid
-), sealed AS (
-    SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'
-)
-SELECT now() AS taken_at,
-       current_setting('server_version_num')::int AS server_version_num,
-       m.name,
-       coalesce(m.parent::oid, 0)::bigint AS parent_oid,
-       coalesce((SELECT relkind = 'p' FROM pg_class WHERE oid = m.parent), false) AS partitioned,
-       r.oid::bigint,
-       c.relname::text,
-       CASE WHEN r.attached THEN coalesce(pg_get_expr(c.relpartbound, 0), '') ELSE '' END AS bound,
-       r.detach_pending,
-       r.attached,
-       greatest(c.reltuples, 0)::bigint AS est_rows,
-       ((c.relpages + coalesce(ip.pages, 0) + coalesce(t.relpages, 0))
-        * current_setting('block_size')::bigint)::bigint AS bytes,
-       ts.spcname::text AS tablespace,
-       greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) AS last_analyzed,
-       (s.oid IS NOT NULL) AS sealed
-FROM managed m
-LEFT JOIN rels r ON r.table_name = m.name
-LEFT JOIN pg_class c ON c.oid = r.oid
-LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-LEFT JOIN index_pages ip ON ip.oid = c.oid
-LEFT JOIN sealed s ON s.oid = c.oid
-LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
-ORDER BY m.ord, c.relname
-"#;
+)"#;
+const INDEX_JOIN: &str = r#"
+LEFT JOIN pg_class t ON t.oid = r.reltoastrelid
+LEFT JOIN index_pages ip ON ip.oid = r.oid"#;
+const EXTRA_PAGES: &str = " + coalesce(ip.pages, 0) + coalesce(t.relpages, 0)";
+
+/// The bounds PostgreSQL deparses itself: partitions whose stored node `node::read` did not match
+/// their name. `NULL` when the partition was detached since the snapshot's statement.
+const DEPARSE_SQL: &str = "SELECT u.o, pg_get_expr(c.relpartbound, 0) \
+     FROM unnest($1::bigint[]) AS u(o) LEFT JOIN pg_class c ON c.oid = u.o::oid";
+
+fn snapshot_sql(detail: Detail, pg14: bool) -> String {
+    let pending = if pg14 {
+        "i.inhdetachpending"
+    } else {
+        "coalesce((to_jsonb(i) ->> 'inhdetachpending')::boolean, false)"
+    };
+    let full = detail == Detail::Full;
+    SNAPSHOT_SQL
+        .replace("{pending}", pending)
+        .replace("{index_cte}", if full { INDEX_CTE } else { "" })
+        .replace("{index_join}", if full { INDEX_JOIN } else { "" })
+        .replace("{extra_pages}", if full { EXTRA_PAGES } else { "" })
+}
 
 type SnapshotRow = (
     DateTime<Utc>,
@@ -96,11 +153,36 @@ type SnapshotRow = (
     Option<bool>,
 );
 
-/// Reads the catalog of `tables` (all four when empty) as of `now()` on the server: one statement,
-/// so one consistent snapshot and one round trip.
+/// The name from which `last_analyzed` is read for `table`: everything in `Full`, else the
+/// partition of two periods before the current one and later (names sort by date).
+fn stats_from(table: ManagedTable, detail: Detail, now: DateTime<Utc>) -> String {
+    match detail {
+        Detail::Full => String::new(),
+        Detail::Plan => {
+            let period = table.period();
+            let current = period_containing(period, now.date_naive());
+            let two_back = previous_period(period, &previous_period(period, &current));
+            partition_name(table, &two_back)
+        }
+    }
+}
+
+/// Reads the catalog of `tables` (all four when empty) as of `now()` on the server, every field
+/// of every partition (`Detail::Full`).
 pub async fn snapshot(
     pool: &PgPool,
     tables: &[ManagedTable],
+) -> Result<CatalogSnapshot, sqlx::Error> {
+    snapshot_with(pool, tables, Detail::Full).await
+}
+
+/// Reads the catalog of `tables` (all four when empty) at the given detail: one statement, so one
+/// consistent snapshot and one round trip (a second one only to deparse bounds of partitions the
+/// tool did not make: see `SNAPSHOT_SQL`).
+pub async fn snapshot_with(
+    pool: &PgPool,
+    tables: &[ManagedTable],
+    detail: Detail,
 ) -> Result<CatalogSnapshot, sqlx::Error> {
     let tables: Vec<ManagedTable> = if tables.is_empty() {
         ManagedTable::ALL.to_vec()
@@ -108,9 +190,16 @@ pub async fn snapshot(
         tables.to_vec()
     };
     let names: Vec<String> = tables.iter().map(|t| t.name().to_string()).collect();
-    let rows: Vec<SnapshotRow> = sqlx::query_as(SNAPSHOT_SQL)
+    // The client's clock only chooses which rows get statistics; a day of skew is covered by
+    // reading one period more than the planner looks at.
+    let now = Utc::now();
+    let stats: Vec<String> = tables.iter().map(|t| stats_from(*t, detail, now)).collect();
+    let mut conn = pool.acquire().await?;
+    let pg14 = conn.server_version_num().is_none_or(|v| v >= 140_000);
+    let rows: Vec<SnapshotRow> = sqlx::query_as(&snapshot_sql(detail, pg14))
         .bind(&names)
-        .fetch_all(pool)
+        .bind(&stats)
+        .fetch_all(&mut *conn)
         .await?;
 
     // Every managed table yields at least one row (LEFT JOIN), so an empty result means no tables
@@ -119,43 +208,41 @@ pub async fn snapshot(
         Some(r) => (r.0, r.1),
         None => {
             sqlx::query_as("SELECT now(), current_setting('server_version_num')::int")
-                .fetch_one(pool)
+                .fetch_one(&mut *conn)
                 .await?
         }
     };
-    let mut out: Vec<TableCatalog> = Vec::new();
+    // One entry per table asked for, in that order; rows arrive in no particular order.
+    let mut out: Vec<TableCatalog> = tables
+        .iter()
+        .map(|t| TableCatalog {
+            is_partitioned: false,
+            ..TableCatalog::empty(*t, 0)
+        })
+        .collect();
+    // Attached partitions whose bound PostgreSQL must deparse, by oid.
+    let mut deparse: Vec<u32> = Vec::new();
     for row in rows {
-        let (name, parent_oid, partitioned, oid, relname, bound, pending, attached) =
+        let (name, parent_oid, partitioned, oid, relname, node, pending, attached) =
             (row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9);
-        let Some(table) = tables.iter().copied().find(|t| t.name() == name) else {
+        let Some(entry) = out.iter_mut().find(|t| t.table.name() == name) else {
             continue;
         };
-        if out.last().is_none_or(|t| t.table != table) {
-            out.push(TableCatalog {
-                table,
-                oid: u32::try_from(parent_oid).unwrap_or(0),
-                is_partitioned: partitioned,
-                partitions: Vec::new(),
-                default_partition: None,
-                detached: Vec::new(),
-            });
-        }
+        let table = entry.table;
+        entry.oid = u32::try_from(parent_oid).unwrap_or(0);
+        entry.is_partitioned = partitioned;
         let (Some(oid), Some(relname)) = (oid, relname) else {
             continue;
         };
-        let raw_bound = bound.unwrap_or_default();
         let is_attached = attached.unwrap_or(true);
-        let parsed = if is_attached {
-            parse_partition_expr(&raw_bound).ok()
-        } else {
-            None
-        };
-        let is_default = raw_bound.trim() == "DEFAULT";
-        // A detached leftover has no bound in the catalog: its name is all that says what it held.
-        let bound = match parsed {
-            Some(b) => b.range(),
-            None if !is_attached => crate::calendar::parse_partition_name(table, &relname),
-            None => None,
+        let named = parse_partition_name(table, &relname);
+        // A node is believed only when it says exactly what the name says; a detached leftover
+        // has no bound in the catalog, and its name is all that says what it held.
+        let (bound, raw_bound, is_default, verified) = match node.as_deref().map(node::read) {
+            _ if !is_attached => (named, String::new(), false, true),
+            Some(NodeBound::Default) => (None, "DEFAULT".to_string(), true, true),
+            Some(NodeBound::Range(b)) if named == Some(b) => (Some(b), for_values(&b), false, true),
+            _ => (None, String::new(), false, false),
         };
         let info = PartitionInfo {
             oid: u32::try_from(oid).unwrap_or(0),
@@ -169,22 +256,65 @@ pub async fn snapshot(
             last_analyzed: row.13,
             sealed: row.14.unwrap_or(false),
         };
-        let Some(entry) = out.last_mut() else {
-            continue;
-        };
         if !is_attached {
             entry.detached.push(info);
         } else if is_default {
             entry.default_partition = Some(info);
         } else {
+            if !verified {
+                deparse.push(info.oid);
+            }
             entry.partitions.push(info);
         }
+    }
+    if !deparse.is_empty() {
+        deparse_bounds(&mut conn, &mut out, &deparse).await?;
+    }
+    for t in &mut out {
+        t.partitions.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        t.detached.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     }
     Ok(CatalogSnapshot {
         taken_at,
         server_version_num,
         tables: out,
     })
+}
+
+/// Asks PostgreSQL for the bounds the node reader could not vouch for, and parses them as before
+/// (`parse_partition_expr`). A partition detached in between keeps no bound: it is then treated as
+/// unreadable, which the planner never drops.
+async fn deparse_bounds(
+    conn: &mut PgConnection,
+    out: &mut [TableCatalog],
+    deparse: &[u32],
+) -> Result<(), sqlx::Error> {
+    let oids: Vec<i64> = deparse.iter().map(|o| i64::from(*o)).collect();
+    let wanted: HashSet<u32> = deparse.iter().copied().collect();
+    let rows: Vec<(i64, Option<String>)> = sqlx::query_as(DEPARSE_SQL)
+        .bind(&oids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let by_oid: HashMap<u32, String> = rows
+        .into_iter()
+        .filter_map(|(o, expr)| Some((u32::try_from(o).ok()?, expr?)))
+        .collect();
+    for t in out.iter_mut() {
+        for info in t.partitions.iter_mut().filter(|p| wanted.contains(&p.oid)) {
+            let raw = by_oid.get(&info.oid).cloned().unwrap_or_default();
+            info.bound = parse_partition_expr(&raw).ok().and_then(|b| b.range());
+            info.raw_bound = raw;
+        }
+        // A default whose node the reader did not recognise (another server version's format).
+        if let Some(i) = t
+            .partitions
+            .iter()
+            .position(|p| p.raw_bound.trim() == "DEFAULT")
+        {
+            t.default_partition = Some(t.partitions.remove(i));
+        }
+    }
+    Ok(())
 }
 
 /// The live settings the health checks judge (the CLI's session sees what the application sees,
