@@ -144,6 +144,14 @@ async fn scheduled_cleanup_drops_auto_tables_and_holds_the_audit_log() {
         "the run says the audit log waits for approval: {}",
         run.detail
     );
+    let requested: Vec<String> = sqlx::query_scalar(
+        "SELECT requested_by FROM cleanup_requests WHERE state = 'pending' AND 'auth_audit_log' = ANY (tables)",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(requested, [scheduler::ACTOR], "{}", run.detail);
+    assert!(run.detail.contains("cleanup request #"), "{}", run.detail);
 }
 
 /// pg_cron runs in the cluster's `rustcare` database (`cron.database_name`); the test cluster

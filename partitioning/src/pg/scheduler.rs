@@ -3,13 +3,15 @@
 //! per-table advisory locks as the CLI and pg_cron), and the run history in `scheduler_runs`.
 //!
 //! Cleanup plans with the ordinary planner, which *holds* every drop of an `approval` table (the
-//! audit log): the scheduler never drops one, it only says how many wait for approval.
+//! audit log): the scheduler never drops one; it files (or finds) the cleanup request for them,
+//! which two people then approve in the console.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::pg::approvals::{self, ApprovalError, Filed};
 use crate::pg::audit::{self, AuditEvent};
 use crate::pg::executor::{self, ExecOptions, Outcome};
 use crate::pg::{catalog, policy_sync};
@@ -200,9 +202,26 @@ async fn work(
             plan.held.len(),
             tables.join(", ")
         ));
+        if job == Job::Cleanup {
+            detail.push_str(&file_request(pool, config).await);
+        }
     }
     let outcome = if not_done > 0 { "partial" } else { "ok" };
     Ok((outcome, detail, i32::try_from(done).unwrap_or(i32::MAX)))
+}
+
+/// Files (or finds) the cleanup request for the held drops, so they wait in the console's
+/// approval queue rather than only in a log line; returns what to add to the run's detail.
+async fn file_request(pool: &PgPool, config: &Config) -> String {
+    match approvals::file(pool, config, &[], ACTOR).await {
+        Ok(Filed::Created(id)) => format!(" (cleanup request #{id} filed)"),
+        Ok(Filed::AlreadyOpen(id)) => format!(" (cleanup request #{id} already open)"),
+        Err(ApprovalError::NothingToRequest) => String::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "scheduler: filing the cleanup request failed");
+            format!(" (filing the cleanup request failed: {e})")
+        }
+    }
 }
 
 /// The latest `limit` runs, newest first.
