@@ -2,12 +2,14 @@
 //! errors to messages a person can act on. Each one names `client = crate::auth::CsrfClient` (so
 //! the browser sends the CSRF token) and starts with `crate::auth::server::require(capability)`.
 
+pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod console;
 pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 pub mod plan;
+pub mod requests;
 #[cfg(feature = "ssr")]
 pub mod samples;
 pub mod schedule;

@@ -54,6 +54,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("tables"), ParamSegment("name")) view=pages::table::TablePage/>
                     <Route path=StaticSegment("plan") view=pages::plan::PlanPage/>
                     <Route path=StaticSegment("health") view=pages::health::HealthPage/>
+                    <Route path=StaticSegment("requests") view=pages::requests::RequestsPage/>
+                    <Route path=(StaticSegment("requests"), ParamSegment("id")) view=pages::requests::RequestPage/>
+                    <Route path=StaticSegment("audit") view=pages::audit::AuditPage/>
                     <Route path=StaticSegment("schedule") view=pages::schedule::SchedulePage/>
                     // Async: the whole page waits for the link check, so a refused token answers 403.
                     <Route path=StaticSegment("wall") view=pages::wall::WallPage ssr=SsrMode::Async/>

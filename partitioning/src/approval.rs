@@ -428,6 +428,45 @@ pub fn request_actions(plan: &Plan, config: &Config) -> Vec<RequestAction> {
         .collect()
 }
 
+/// A request with its decisions, as the pages and the CLI show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub requested_by: String,
+    pub tables: Vec<String>,
+    pub fingerprint: String,
+    pub actions: Vec<RequestAction>,
+    pub needs_compliance: bool,
+    pub expires_at: DateTime<Utc>,
+    pub state: RequestState,
+    pub state_changed_at: DateTime<Utc>,
+    pub executed_by: Option<String>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub outcome_detail: Option<String>,
+    pub approvals: Vec<Approval>,
+}
+
+impl Request {
+    pub fn facts(&self) -> RequestFacts {
+        RequestFacts {
+            requested_by: self.requested_by.clone(),
+            state: self.state,
+            needs_compliance: self.needs_compliance,
+            expires_at: self.expires_at,
+            approvals: self.approvals.clone(),
+        }
+    }
+
+    pub fn total_rows(&self) -> i64 {
+        self.actions.iter().map(|a| a.est_rows).sum()
+    }
+
+    pub fn total_bytes(&self) -> i64 {
+        self.actions.iter().map(|a| a.bytes).sum()
+    }
+}
+
 /// Does a request over `tables` need a compliance officer's approval too?
 pub fn needs_compliance(tables: &[ManagedTable]) -> bool {
     tables.contains(&ManagedTable::AuthAuditLog)

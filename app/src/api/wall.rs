@@ -104,6 +104,14 @@ pub async fn create_wall_link(label: String) -> Result<NewWallLink, ServerFnErro
         .await
         .map_err(|e| super::ssr::db_error("creating the wall link", e))?;
     tracing::info!(by = %user.username, %label, "wall link created");
+    crate::api::audit::ssr::record(
+        &pool,
+        &user.username,
+        "wall_link_created",
+        format!("wall_link:{label}"),
+        serde_json::json!({"label": label}),
+    )
+    .await;
     Ok(NewWallLink {
         label,
         path: format!("/wall?token={token}"),
@@ -120,6 +128,14 @@ pub async fn revoke_wall_link(id: i64) -> Result<String, ServerFnError> {
     match label {
         Some(label) => {
             tracing::info!(by = %user.username, %label, "wall link revoked");
+            crate::api::audit::ssr::record(
+                &pool,
+                &user.username,
+                "wall_link_revoked",
+                format!("wall_link:{id}"),
+                serde_json::json!({"id": id, "label": label}),
+            )
+            .await;
             Ok(format!(
                 "The link “{label}” is revoked: a display using it now gets “access refused”."
             ))

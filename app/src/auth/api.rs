@@ -22,6 +22,18 @@ pub async fn login(
         store::record_attempt(&pool, &name, ip, "throttled")
             .await
             .map_err(db)?;
+        let why = match &t {
+            store::Throttle::Account { .. } => "account locked after failed logins",
+            store::Throttle::Address { .. } => "address locked after failed logins",
+        };
+        record(
+            &pool,
+            &name,
+            "login_failed",
+            user_subject(&name),
+            json!({"reason": why, "ip": ip}),
+        )
+        .await;
         return Err(refuse(
             StatusCode::TOO_MANY_REQUESTS,
             throttle_message(&name, &t),
@@ -43,6 +55,14 @@ pub async fn login(
                 store::record_failure(&pool, c.id).await.map_err(db)?;
             }
             tracing::info!(username = %name, ?ip, "login failed");
+            record(
+                &pool,
+                &name,
+                "login_failed",
+                user_subject(&name),
+                json!({"reason": "wrong username or password", "ip": ip}),
+            )
+            .await;
             return Err(refuse(
                 StatusCode::UNAUTHORIZED,
                 "Wrong username or password.",
@@ -53,6 +73,14 @@ pub async fn login(
         store::record_attempt(&pool, &name, ip, "disabled")
             .await
             .map_err(db)?;
+        record(
+            &pool,
+            &name,
+            "login_failed",
+            user_subject(&name),
+            json!({"reason": "account disabled", "ip": ip}),
+        )
+        .await;
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "This account is disabled: ask a console admin to enable it.",
@@ -69,6 +97,14 @@ pub async fn login(
         .await
         .map_err(db)?;
     tracing::info!(username = %name, ?ip, "login");
+    record(
+        &pool,
+        &name,
+        "login",
+        user_subject(&name),
+        json!({"ip": ip}),
+    )
+    .await;
     let next = super::safe_next(next.as_deref());
     if is_plain_form_post() {
         // Without WASM the browser posted the form itself: send it on like a normal form.
@@ -96,6 +132,16 @@ pub async fn logout() -> Result<(), ServerFnError> {
         .await
         .map_err(|e| ServerFnError::new(format!("ending the session failed: {e}")))?;
     tracing::info!(username = %user.username, "logout");
+    if let Ok(pool) = crate::api::ssr::pool() {
+        record(
+            &pool,
+            &user.username,
+            "logout",
+            user_subject(&user.username),
+            json!({}),
+        )
+        .await;
+    }
     Ok(())
 }
 
@@ -127,6 +173,14 @@ pub async fn add_account(
         .await
         .map_err(store_error)?;
     tracing::info!(by = %admin.username, username = %name, %role, "account created");
+    record(
+        &pool,
+        &admin.username,
+        "user_added",
+        user_subject(name.as_str()),
+        json!({"role": role.name()}),
+    )
+    .await;
     Ok(format!("Account {name} created with the {role} role."))
 }
 
@@ -147,6 +201,14 @@ pub async fn set_account_role(username: String, role: String) -> Result<String, 
         .await
         .map_err(store_error)?;
     tracing::info!(by = %admin.username, username = %name, %role, "role changed");
+    record(
+        &pool,
+        &admin.username,
+        "user_changed",
+        user_subject(name.as_str()),
+        json!({"change": "role", "role": role.name()}),
+    )
+    .await;
     Ok(format!("{name} now has the {role} role."))
 }
 
@@ -169,6 +231,14 @@ pub async fn set_account_disabled(
         .await
         .map_err(store_error)?;
     tracing::info!(by = %admin.username, username = %name, disabled, "account enabled/disabled");
+    record(
+        &pool,
+        &admin.username,
+        "user_changed",
+        user_subject(name.as_str()),
+        json!({"change": if disabled { "disabled" } else { "enabled" }}),
+    )
+    .await;
     Ok(if disabled {
         format!("{name} is disabled; their sessions have ended.")
     } else {
@@ -191,6 +261,14 @@ pub async fn reset_account_password(
         .await
         .map_err(store_error)?;
     tracing::info!(by = %admin.username, username = %name, "password reset");
+    record(
+        &pool,
+        &admin.username,
+        "user_changed",
+        user_subject(name.as_str()),
+        json!({"change": "password reset"}),
+    )
+    .await;
     Ok(format!(
         "{name} has a new password; their sessions have ended and any lock is lifted."
     ))
@@ -199,10 +277,12 @@ pub async fn reset_account_password(
 #[cfg(feature = "ssr")]
 mod ssr {
     //! What the account server functions share.
+    pub use crate::api::audit::ssr::record;
     pub use crate::auth::server::{open_session, refuse, require};
     pub use crate::auth::{password, store};
     pub use axum::http::StatusCode;
     pub use partitioning::access::{Capability, Role, Username};
+    pub use serde_json::json;
     pub use tower_sessions::Session;
 
     use std::net::{IpAddr, SocketAddr};
@@ -216,6 +296,11 @@ mod ssr {
             .await
             .ok()
             .map(|axum::extract::ConnectInfo(addr)| addr.ip())
+    }
+
+    /// `user:<name>`, the audit subject of an account.
+    pub fn user_subject(name: &str) -> String {
+        format!("user:{}", name.chars().take(100).collect::<String>())
     }
 
     /// A browser posting the form without WASM asks for HTML; the WASM client asks for JSON.

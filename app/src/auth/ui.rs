@@ -59,6 +59,8 @@ const NAV: &[(&str, &str, Capability)] = &[
     ("/", "Overview", Capability::View),
     ("/plan", "Plan", Capability::View),
     ("/health", "Health", Capability::View),
+    ("/requests", "Requests", Capability::View),
+    ("/audit", "Audit", Capability::View),
     ("/schedule", "Schedule", Capability::View),
     ("/wall/links", "Wall links", Capability::ManageWallLinks),
     ("/users", "Users", Capability::ManageUsers),

@@ -1,6 +1,7 @@
 //! The plan preview (`/plan`): what maintenance would do now, each action with its reason; the
 //! drops held for approval; notes. A DBA can run the creation part here and watch it step by
-//! step; cleanups are never run from this page.
+//! step; held cleanups are filed as requests for the two-person approval workflow (`/requests`),
+//! never run from this page.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use leptos::prelude::*;
 use partitioning::planner::{Action, HeldAction, Hold, PlanNote};
 
 use crate::api::plan::{create_job, get_plan_preview, start_create, JobView, PlanPreview};
+use crate::api::requests::{file_request, FiledRequest};
 use crate::auth::ui::error_text;
 use crate::format::bound_date;
 
@@ -56,6 +58,11 @@ fn Preview(
         .partition(|a| a.kind.verb() == "create");
     let (cleanups, rest): (Vec<Action>, Vec<Action>) =
         others.into_iter().partition(|a| a.kind.is_destructive());
+    let awaiting = plan
+        .held
+        .iter()
+        .filter(|h| h.hold == Hold::ApprovalRequired)
+        .count();
     view! {
         <h2>"Create " <span class="muted">{format!("({})", creates.len())}</span></h2>
         <CreateRunner count=preview.create_count fingerprint=preview.create_fingerprint can_run=preview.can_run on_done/>
@@ -68,6 +75,7 @@ fn Preview(
         </p>
         <ActionTable actions=cleanups testid="plan-cleanups" empty="Nothing is past retention on tables with automatic cleanup."/>
         <HeldTable held=plan.held/>
+        <RequestCleanup awaiting can=preview.can_run/>
         <h2>"Other maintenance " <span class="muted">{format!("({})", rest.len())}</span></h2>
         <ActionTable actions=rest testid="plan-other" empty="No statistics or sealing work."/>
         <Notes notes=plan.notes/>
@@ -125,6 +133,50 @@ fn HeldTable(held: Vec<HeldAction>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+    .into_any()
+}
+
+/// "Request cleanup": files a request for the drops held for approval (the server re-plans and
+/// stores exactly those), then links to it.
+#[component]
+fn RequestCleanup(awaiting: usize, can: bool) -> impl IntoView {
+    if awaiting == 0 {
+        return ().into_any();
+    }
+    if !can {
+        return view! { <p class="muted small">"A DBA files these as a cleanup request."</p> }
+            .into_any();
+    }
+    let result = RwSignal::new(None::<Result<FiledRequest, String>>);
+    let busy = RwSignal::new(false);
+    let file = move |_| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let r = file_request().await.map_err(|e| error_text(&e));
+            busy.set(false);
+            result.set(Some(r));
+        });
+    };
+    view! {
+        <p>
+            <button class="button primary" data-testid="request-cleanup" disabled=move || busy.get() on:click=file>
+                {format!("Request cleanup of {awaiting} held partition{}", if awaiting == 1 { "" } else { "s" })}
+            </button>
+            <span class="muted small">" Nothing is dropped now: another DBA (and for the audit log a compliance officer) must approve it first."</span>
+        </p>
+        {move || result.get().map(|r| match r {
+            Ok(f) => {
+                let href = format!("/requests/{}", f.id);
+                let text = if f.existing {
+                    format!("Request #{} for exactly these partitions is already open: ", f.id)
+                } else {
+                    format!("Filed request #{}: ", f.id)
+                };
+                view! { <p class="notice-info" data-testid="request-filed">{text} <a href=href>"open it"</a></p> }.into_any()
+            }
+            Err(e) => view! { <p class="error" role="alert" data-testid="request-file-error">{e}</p> }.into_any(),
+        })}
     }
     .into_any()
 }

@@ -9,10 +9,8 @@ use serde_json::json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::access::Role;
-use crate::approval::{
-    self, Approval, Decision, DecisionError, ExecuteError, RequestAction, RequestFacts,
-    RequestState,
-};
+pub use crate::approval::Request;
+use crate::approval::{self, Approval, Decision, DecisionError, ExecuteError, RequestState};
 use crate::config::Config;
 use crate::planner::{self, PlanOptions};
 use crate::table::ManagedTable;
@@ -38,45 +36,6 @@ pub enum ApprovalError {
     Sql(#[from] sqlx::Error),
     #[error("the executor stopped: {0}")]
     Exec(#[from] super::executor::ExecError),
-}
-
-/// A request with its decisions, as the pages and the CLI show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
-    pub id: i64,
-    pub created_at: DateTime<Utc>,
-    pub requested_by: String,
-    pub tables: Vec<String>,
-    pub fingerprint: String,
-    pub actions: Vec<RequestAction>,
-    pub needs_compliance: bool,
-    pub expires_at: DateTime<Utc>,
-    pub state: RequestState,
-    pub state_changed_at: DateTime<Utc>,
-    pub executed_by: Option<String>,
-    pub executed_at: Option<DateTime<Utc>>,
-    pub outcome_detail: Option<String>,
-    pub approvals: Vec<Approval>,
-}
-
-impl Request {
-    pub fn facts(&self) -> RequestFacts {
-        RequestFacts {
-            requested_by: self.requested_by.clone(),
-            state: self.state,
-            needs_compliance: self.needs_compliance,
-            expires_at: self.expires_at,
-            approvals: self.approvals.clone(),
-        }
-    }
-
-    pub fn total_rows(&self) -> i64 {
-        self.actions.iter().map(|a| a.est_rows).sum()
-    }
-
-    pub fn total_bytes(&self) -> i64 {
-        self.actions.iter().map(|a| a.bytes).sum()
-    }
 }
 
 /// What `file` did.

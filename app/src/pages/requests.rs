@@ -1,0 +1,363 @@
+//! Cleanup requests: the list (`/requests`, filter by state) and one request (`/requests/:id`):
+//! exactly what it drops (partitions, bounds, rows, sizes, the policy making each eligible, the
+//! plan fingerprint), its decisions, approve / reject with a comment, and execution with live
+//! progress. Buttons only appear for people the server would let act; the server checks anyway.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use partitioning::approval::{Request, RequestAction, RequestState};
+
+use crate::api::plan::JobView;
+use crate::api::requests::{
+    decide_request, execute_request, get_request, list_requests, request_job, RequestPage,
+};
+use crate::auth::ui::error_text;
+use crate::format::{count, human_bytes};
+use crate::pages::plan::sleep;
+
+/// Badge class and word for a state: colour and word together.
+pub fn state_badge(s: RequestState) -> impl IntoView {
+    let class = match s {
+        RequestState::Pending | RequestState::Executing => "badge warn",
+        RequestState::Approved | RequestState::Executed => "badge ok",
+        RequestState::Rejected | RequestState::Invalidated => "badge crit",
+        RequestState::Expired => "badge neutral",
+    };
+    view! { <span class=class data-testid="request-state" data-state=s.as_str()>{s.as_str()}</span> }
+}
+
+/// `'2018-10-01 00:00:00+00'` → `2018-10-01`.
+fn literal_date(s: &str) -> String {
+    s.trim_matches('\'')
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    let query = use_query_map();
+    let state = RwSignal::new(query.with_untracked(|q| q.get("state").unwrap_or_default()));
+    let list = Resource::new(move || state.get(), list_requests);
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h1>"Cleanup requests"</h1>
+                <label class="small">"State "
+                    <select data-testid="request-filter" on:change=move |ev| state.set(event_target_value(&ev))>
+                        <option value="">"all"</option>
+                        {RequestState::ALL.into_iter().map(|s| view! {
+                            <option value=s.as_str() selected=move || state.get() == s.as_str()>{s.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            <p class="muted small">"Drops of tables whose cleanup is " <code>"approval"</code>
+                " (the audit log by default) run only after another DBA approves — and for the audit log a compliance officer too. "
+                "File a request from the " <A href="/plan">"plan"</A> " page or with " <code>"cleanup --force"</code> "."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || list.get().map(|r| match r {
+                    Ok(rows) => view! { <RequestTable rows/> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RequestTable(rows: Vec<Request>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted" data-testid="requests-empty">"No requests."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="data" data-testid="requests">
+            <thead><tr>
+                <th scope="col">"#"</th><th scope="col">"State"</th><th scope="col">"Requested"</th>
+                <th scope="col">"By"</th><th scope="col">"Tables"</th><th scope="col">"Partitions"</th>
+                <th scope="col">"Rows (est.)"</th><th scope="col">"Size"</th><th scope="col">"Needs"</th><th scope="col">"Expires"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|r| {
+                    let href = format!("/requests/{}", r.id);
+                    let needs = if r.needs_compliance { "dba + compliance" } else { "dba" };
+                    view! {
+                        <tr data-testid="request-row" data-id=r.id.to_string()>
+                            <td><A href=href>{format!("#{}", r.id)}</A></td>
+                            <td>{state_badge(r.state)}</td>
+                            <td class="num">{when(r.created_at)}</td>
+                            <td>{r.requested_by.clone()}</td>
+                            <td><code>{r.tables.join(", ")}</code></td>
+                            <td class="num">{r.actions.len()}</td>
+                            <td class="num">{count(r.total_rows())}</td>
+                            <td class="num">{human_bytes(r.total_bytes())}</td>
+                            <td>{needs}</td>
+                            <td class="num">{when(r.expires_at)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .with(|p| p.get("id").unwrap_or_default())
+            .parse::<i64>()
+            .unwrap_or(0)
+    };
+    let page = Resource::new(id, get_request);
+    view! {
+        <section class="panel">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || page.get().map(|r| match r {
+                    Ok(p) => view! { <Detail page=p reload=move || page.refetch()/> }.into_any(),
+                    Err(e) => view! {
+                        <h1>"Cleanup request"</h1>
+                        <p class="error" role="alert" data-testid="request-error">{error_text(&e)}</p>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Detail(page: RequestPage, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let r = page.request;
+    let partitions = r.actions.len();
+    let what = format!(
+        "{partitions} partition{} of {} (~{} rows, {})",
+        if partitions == 1 { "" } else { "s" },
+        r.tables.join(", "),
+        count(r.total_rows()),
+        human_bytes(r.total_bytes())
+    );
+    let waiting =
+        (!page.missing.is_empty()).then(|| format!("Waiting for: {}.", page.missing.join(" and ")));
+    view! {
+        <div class="panel-head">
+            <h1>{format!("Cleanup request #{} ", r.id)} {state_badge(r.state)}</h1>
+            <A href="/requests" attr:class="button small">"All requests"</A>
+        </div>
+        <p data-testid="request-explain">{r.state.explain()} ". " {waiting}</p>
+        <dl class="facts">
+            <dt>"Requested by"</dt><dd data-testid="requested-by">{r.requested_by.clone()} " at " {when(r.created_at)}</dd>
+            <dt>"Expires"</dt><dd>{when(r.expires_at)}</dd>
+            <dt>"Approvals needed"</dt><dd>{if r.needs_compliance { "a DBA (not the requester) and a compliance officer — it drops audit-log partitions" } else { "a DBA (not the requester)" }}</dd>
+            <dt>"Plan fingerprint"</dt><dd><code data-testid="fingerprint">{r.fingerprint.clone()}</code>
+                <span class="muted small">" SHA-256 of the partitions, bounds, row estimates and table oids; recomputed at execution, a difference invalidates the request."</span></dd>
+            {r.executed_by.clone().map(|by| view! { <dt>"Executed by"</dt><dd>{by} {r.executed_at.map(|t| format!(" at {}", when(t)))}</dd> })}
+            {r.outcome_detail.clone().map(|d| view! { <dt>"Outcome"</dt><dd data-testid="outcome">{d}</dd> })}
+        </dl>
+        <h2>"Will drop " <span class="muted">{format!("({what})")}</span></h2>
+        <DropTable actions=r.actions.clone()/>
+        <h2>"Decisions"</h2>
+        <Decisions request=r.clone()/>
+        <DecideForm id=r.id state=r.state blocked=page.decide_blocked what=what.clone() reload/>
+        <Executor id=r.id can=page.can_execute what reload/>
+    }
+}
+
+#[component]
+fn DropTable(actions: Vec<RequestAction>) -> impl IntoView {
+    view! {
+        <table class="data" data-testid="request-drops">
+            <thead><tr>
+                <th scope="col">"Table"</th><th scope="col">"Partition"</th><th scope="col">"From"</th><th scope="col">"To (excl.)"</th>
+                <th scope="col">"Rows (est.)"</th><th scope="col">"Size"</th><th scope="col">"Policy"</th><th scope="col">"Why eligible"</th>
+            </tr></thead>
+            <tbody>
+                {actions.into_iter().map(|a| {
+                    let data_partition = a.partition.clone();
+                    view! {
+                    <tr data-testid="request-drop" data-partition=data_partition>
+                        <td><code>{a.table}</code></td>
+                        <td><code>{a.partition}</code></td>
+                        <td class="num">{literal_date(&a.lower)}</td>
+                        <td class="num">{literal_date(&a.upper)}</td>
+                        <td class="num">{count(a.est_rows)}</td>
+                        <td class="num">{human_bytes(a.bytes)}</td>
+                        <td>{a.policy}</td>
+                        <td class="small">{a.reason}</td>
+                    </tr>
+                }}).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn Decisions(request: Request) -> impl IntoView {
+    if request.approvals.is_empty() {
+        return view! { <p class="muted" data-testid="no-decisions">"No decisions yet."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="data" data-testid="decisions">
+            <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"As"</th><th scope="col">"Decision"</th><th scope="col">"Comment"</th></tr></thead>
+            <tbody>
+                {request.approvals.into_iter().map(|a| {
+                    let (class, word) = match a.decision {
+                        partitioning::approval::Decision::Approve => ("badge ok", "approved"),
+                        partitioning::approval::Decision::Reject => ("badge crit", "rejected"),
+                    };
+                    view! {
+                        <tr data-testid="decision">
+                            <td class="num">{when(a.at)}</td><td>{a.actor}</td><td>{a.role}</td>
+                            <td><span class=class>{word}</span></td><td>{a.comment}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn DecideForm(
+    id: i64,
+    state: RequestState,
+    blocked: Option<String>,
+    what: String,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    if state != RequestState::Pending {
+        return ().into_any();
+    }
+    if let Some(why) = blocked {
+        return view! { <p class="muted" data-testid="decide-blocked">{why}</p> }.into_any();
+    }
+    let comment = RwSignal::new(String::new());
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let send = move |decision: &'static str| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let r = decide_request(id, decision.to_string(), comment.get_untracked()).await;
+            busy.set(false);
+            let ok = r.is_ok();
+            message.set(Some(r.map_err(|e| error_text(&e))));
+            if ok {
+                reload();
+            }
+        });
+    };
+    view! {
+        <h2>"Your decision"</h2>
+        <label class="block">"Comment (required: what you checked)"
+            <textarea data-testid="decision-comment" rows="3" maxlength="2000"
+                prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+        </label>
+        <p>
+            <button class="button primary" data-testid="approve" disabled=move || busy.get() on:click=move |_| send("approve")>
+                {format!("Approve dropping {what}")}
+            </button>
+            " "
+            <button class="button" data-testid="reject" disabled=move || busy.get() on:click=move |_| send("reject")>"Reject"</button>
+        </p>
+        {move || message.get().map(|m| match m {
+            Ok(text) => view! { <p class="notice-info" data-testid="decision-result">{text}</p> }.into_any(),
+            Err(text) => view! { <p class="error" role="alert" data-testid="decision-error">{text}</p> }.into_any(),
+        })}
+    }
+    .into_any()
+}
+
+#[component]
+fn Executor(
+    id: i64,
+    can: bool,
+    what: String,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    if !can {
+        return ().into_any();
+    }
+    let job = RwSignal::new(None::<JobView>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let start = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match execute_request(id).await {
+                Ok(job_id) => loop {
+                    match request_job(job_id.clone()).await {
+                        Ok(view) => {
+                            let finished = view.finished;
+                            job.set(Some(view));
+                            if finished {
+                                busy.set(false);
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            error.set(Some(error_text(&e)));
+                            busy.set(false);
+                            break;
+                        }
+                    }
+                    sleep(500).await;
+                },
+                Err(e) => {
+                    error.set(Some(error_text(&e)));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <h2>"Execute"</h2>
+        <p class="muted small">"The plan is computed again first: if anything changed since the request (a partition, its rows, the table), the request is invalidated and nothing is dropped."</p>
+        <button class="button primary danger" data-testid="execute" on:click=start
+            disabled=move || busy.get() || job.with(|j| j.as_ref().is_some_and(|j| j.finished))>
+            {format!("Execute: detach and drop {what}")}
+        </button>
+        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="execute-error">{e}</p> })}
+        {move || job.get().map(|j| view! { <ExecProgress job=j reload/> })}
+    }
+    .into_any()
+}
+
+#[component]
+fn ExecProgress(job: JobView, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let done = job.finished_steps();
+    let status = if !job.finished {
+        format!("Running: {done} of {} steps", job.total)
+    } else if job.error.is_none() {
+        format!("Finished: {done} of {} steps done", job.total)
+    } else {
+        "Finished: see below".to_string()
+    };
+    view! {
+        <div class="job" data-testid="job" data-finished=job.finished.to_string()>
+            <progress max=job.total value=done></progress>
+            <strong data-testid="job-status">{status}</strong>
+            {job.error.map(|e| view! { <p class="error" data-testid="job-error">{e}</p> })}
+            <ol class="steps">
+                {job.steps.into_iter().map(|s| view! {
+                    <li data-testid="job-step" data-ok=s.ok.to_string()>
+                        <code>{s.partition}</code> " — "
+                        <span class={if s.ok { "" } else { "text-warn" }}>{s.outcome}</span>
+                        {(s.elapsed_ms > 0).then(|| format!(" ({} ms)", s.elapsed_ms))}
+                    </li>
+                }).collect_view()}
+            </ol>
+            {job.finished.then(|| view! { <button class="button small" data-testid="job-reload" on:click=move |_| reload()>"Reload the request"</button> })}
+        </div>
+    }
+}
