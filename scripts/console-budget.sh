@@ -31,7 +31,7 @@ line=$(cargo test -p server --test console_budget -- --ignored --nocapture 2>/de
 echo "(b) $line"
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
 b_parts=$(field partitions) b_core=$(field core_median_ms) b_http=$(field http_median_ms)
-b_profile=$(field profile)
+b_profile=$(field profile) b_size=$(field size_sort_median_ms)
 
 # (c) First contentful paint, from Chromium's paint timing (end2end/tests/budget.spec.ts).
 c_fcp="not measured" c_all="" c_ua=""
@@ -77,10 +77,13 @@ gzipped.
 \`cargo test -p server --test console_budget -- --ignored --nocapture\`) fills a fresh test
 database's \`sessions\` table to ${b_parts} daily partitions (about 27 years, \`CREATE TABLE …
 PARTITION OF\` in DO blocks of 500), then times what \`app::api::dashboard::table_partitions\` does
-after its role check: read the policy file, one catalog snapshot of the table, the status of every
-partition, filter/sort/one page of 50. One warm-up call, then the median of 5. The same page is also
-fetched 5 times over HTTP as a signed-in viewer (session lookup, gate, JSON of the page). Build
-profile of the measurement: ${b_profile} (a release server is faster still).
+after its role check (\`app::api::dashboard::partition_page\`): read the policy file, the lean
+catalog snapshot of the table (\`Detail::Plan\`: names, bounds, statuses, row estimates, heap sizes),
+filter/sort/one page of 50, then index/TOAST sizes and statistics of those 50 rows. One warm-up call,
+then the median of 5. The same page is also fetched 5 times over HTTP as a signed-in viewer (session
+lookup, gate, JSON of the page). Sorting by size needs every partition's full size, so that sort reads
+the full snapshot: ${b_size:-n/a} ms. Build profile of the measurement: ${b_profile} (sqlx decoding
+10,000 rows unoptimised is most of the time; a release server is much faster).
 
 **(c) First paint.** \`end2end/tests/budget.spec.ts\` signs in as the demo viewer, then loads \`/\`
 (the overview, server-rendered) six times and reads Chromium's

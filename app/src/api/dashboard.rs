@@ -36,16 +36,48 @@ pub async fn table_partitions(
     let table = ssr::parse_table(&table)?;
     let pool = super::ssr::pool()?;
     let config = super::console::load_config()?;
-    let snapshot = partitioning::pg::catalog::snapshot(&pool, &[table])
+    partition_page(&pool, &config, table, &query)
         .await
-        .map_err(|e| super::ssr::db_error("reading the partition catalog", e))?;
+        .map_err(|e| super::ssr::db_error("reading the partition catalog", e))
+}
+
+/// What `table_partitions` does after its role check (also timed by
+/// `server/tests/console_budget.rs`): the lean catalog snapshot of the one table (names, bounds,
+/// statuses, row estimates, heap sizes), filter/sort/page in memory, then index and TOAST pages
+/// and statistics for the page's rows only. Sorting by size needs every size complete, so that
+/// sort reads the full snapshot (slower at thousands of partitions).
+#[cfg(feature = "ssr")]
+pub async fn partition_page(
+    pool: &sqlx::PgPool,
+    config: &partitioning::config::Config,
+    table: partitioning::table::ManagedTable,
+    query: &PartitionQuery,
+) -> Result<PartitionPage, sqlx::Error> {
+    use partitioning::pg::catalog::{self, Detail};
+    let detail = if query.sort == crate::dashboard::SortKey::Size {
+        Detail::Full
+    } else {
+        Detail::Plan
+    };
+    let snapshot = catalog::snapshot_with(pool, &[table], detail).await?;
     let now = snapshot.taken_at;
     let cutoff = config.policy(table).retention.cutoff(now);
     let rows = snapshot
         .table(table)
         .map(|c| crate::dashboard::partition_rows(c, now, cutoff))
         .unwrap_or_default();
-    Ok(crate::dashboard::page_of(table, rows, &query, now, cutoff))
+    let mut page = crate::dashboard::page_of(table, rows, query, now, cutoff);
+    if detail == Detail::Plan {
+        let names: Vec<String> = page.rows.iter().map(|r| r.name.clone()).collect();
+        let details = catalog::details(pool, table, &names).await?;
+        for (row, d) in page.rows.iter_mut().zip(details) {
+            if let Some(d) = d {
+                row.bytes = d.bytes;
+                row.last_analyzed = d.last_analyzed;
+            }
+        }
+    }
+    Ok(page)
 }
 
 /// The table page's chart series: newest partitions' sizes, size history, time line.

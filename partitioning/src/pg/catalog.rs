@@ -16,7 +16,10 @@ use crate::health::ServerSettings;
 use crate::table::ManagedTable;
 use node::NodeBound;
 
+mod details;
 mod node;
+
+pub use details::{details, snapshot_execution_ms, Details};
 
 /// How much of each partition a snapshot reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -93,6 +93,17 @@ pub(super) async fn run(
         progress(BenchEvent::Step);
         progress(BenchEvent::Step);
     }
+    // The server's own time for the statement (no row transfer, no client decoding), each on a
+    // new connection like the timed runs.
+    let mut server_ms = Vec::new();
+    for _ in 0..runs {
+        let fresh = fresh_pool(pool).await?;
+        let done = catalog::snapshot_execution_ms(&fresh, &[], Detail::Plan).await;
+        fresh.close().await;
+        server_ms.extend(done?);
+    }
+    server_ms.sort_by(f64::total_cmp);
+    let server_median = server_ms.get(server_ms.len() / 2).copied();
     let started = Instant::now();
     let plan = planner::plan(
         config,
@@ -150,6 +161,17 @@ pub(super) async fn run(
                 plan.actions.len()
             ),
             medians,
+            match server_median {
+                Some(ms) => format!(
+                    "Server-side execution of the same statement (EXPLAIN (ANALYZE, TIMING OFF), rows \
+                     not sent, on a new connection), median of {}: {ms:.1} ms (min {:.1} ms). The \
+                     round trip above adds sending ~{partitions} rows and decoding them in this \
+                     build of the client.",
+                    server_ms.len(),
+                    server_ms.first().copied().unwrap_or(ms)
+                ),
+                None => "Server-side execution time: not reported by EXPLAIN.".to_string(),
+            },
         ],
     })
 }

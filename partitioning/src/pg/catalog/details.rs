@@ -1,0 +1,86 @@
+//! Reads beside the snapshot: the details `Detail::Plan` leaves out, for a page of partitions,
+//! and the snapshot statement's server-side execution time for the benchmark.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::{snapshot_sql, stats_from, Detail};
+use crate::table::ManagedTable;
+
+/// How long the server takes to run the snapshot statement, rows not sent
+/// (`EXPLAIN (ANALYZE, TIMING OFF)`'s execution time, in ms): the benchmark's server-side figure.
+/// `None` if the plan output had no execution time line.
+pub async fn snapshot_execution_ms(
+    pool: &PgPool,
+    tables: &[ManagedTable],
+    detail: Detail,
+) -> Result<Option<f64>, sqlx::Error> {
+    let tables: Vec<ManagedTable> = if tables.is_empty() {
+        ManagedTable::ALL.to_vec()
+    } else {
+        tables.to_vec()
+    };
+    let names: Vec<String> = tables.iter().map(|t| t.name().to_string()).collect();
+    let now = Utc::now();
+    let stats: Vec<String> = tables.iter().map(|t| stats_from(*t, detail, now)).collect();
+    let mut conn = pool.acquire().await?;
+    let pg14 = conn.server_version_num().is_none_or(|v| v >= 140_000);
+    let sql = format!(
+        "EXPLAIN (ANALYZE, TIMING OFF) {}",
+        snapshot_sql(detail, pg14)
+    );
+    let lines: Vec<String> = sqlx::query_scalar(&sql)
+        .bind(&names)
+        .bind(&stats)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(lines.iter().find_map(|l| {
+        l.trim()
+            .strip_prefix("Execution Time: ")?
+            .strip_suffix(" ms")?
+            .parse()
+            .ok()
+    }))
+}
+
+/// What `Detail::Plan` leaves out, for a few partitions (a page of the console's table): the
+/// estimated size with indexes and TOAST, and the latest (auto)analyze.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Details {
+    pub bytes: i64,
+    pub last_analyzed: Option<DateTime<Utc>>,
+}
+
+/// `Details` of the named tables in `table`'s schema, in the given order; `None` for a name that
+/// is no longer there. A few index probes a name: meant for a page, not for thousands.
+pub async fn details(
+    pool: &PgPool,
+    table: ManagedTable,
+    names: &[String],
+) -> Result<Vec<Option<Details>>, sqlx::Error> {
+    let rows: Vec<(Option<i64>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT ((c.relpages + coalesce(t.relpages, 0) + coalesce((SELECT sum(ic.relpages) \
+                  FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid \
+                  WHERE x.indrelid = c.oid), 0)) * current_setting('block_size')::bigint)::bigint, \
+                greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) \
+         FROM unnest($1::text[]) WITH ORDINALITY AS u(n, ord) \
+         LEFT JOIN pg_class c ON c.relname = u.n::name AND c.relnamespace = \
+             coalesce((SELECT relnamespace FROM pg_class WHERE oid = to_regclass(quote_ident($2))), \
+                      'public'::regnamespace) \
+         LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
+         ORDER BY u.ord",
+    )
+    .bind(names)
+    .bind(table.name())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(bytes, last_analyzed)| {
+            bytes.map(|bytes| Details {
+                bytes,
+                last_analyzed,
+            })
+        })
+        .collect())
+}
