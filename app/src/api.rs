@@ -9,6 +9,7 @@ pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 pub mod plan;
+pub mod reports;
 pub mod requests;
 #[cfg(feature = "ssr")]
 pub mod samples;

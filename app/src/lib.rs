@@ -57,6 +57,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("requests") view=pages::requests::RequestsPage/>
                     <Route path=(StaticSegment("requests"), ParamSegment("id")) view=pages::requests::RequestPage/>
                     <Route path=StaticSegment("audit") view=pages::audit::AuditPage/>
+                    <Route path=StaticSegment("reports") view=pages::reports::ReportsPage/>
+                    <Route path=(StaticSegment("reports"), ParamSegment("id")) view=pages::report_view::ReportViewPage/>
                     <Route path=StaticSegment("schedule") view=pages::schedule::SchedulePage/>
                     // Async: the whole page waits for the link check, so a refused token answers 403.
                     <Route path=StaticSegment("wall") view=pages::wall::WallPage ssr=SsrMode::Async/>

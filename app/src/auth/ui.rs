@@ -61,6 +61,7 @@ const NAV: &[(&str, &str, Capability)] = &[
     ("/health", "Health", Capability::View),
     ("/requests", "Requests", Capability::View),
     ("/audit", "Audit", Capability::View),
+    ("/reports", "Reports", Capability::View),
     ("/schedule", "Schedule", Capability::View),
     ("/wall/links", "Wall links", Capability::ManageWallLinks),
     ("/users", "Users", Capability::ManageUsers),

@@ -7,6 +7,8 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod plan;
+pub mod report_view;
+pub mod reports;
 pub mod requests;
 pub mod schedule;
 pub mod table;
