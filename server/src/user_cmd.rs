@@ -2,6 +2,8 @@
 //! of the embedded demo database. Passwords come from a prompt or standard input, never from the
 //! command line (where `ps` and shell history would keep them).
 
+use partitioning::pg::audit::{self, AuditEvent};
+use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -73,6 +75,7 @@ pub async fn run(cmd: UserCommand, db: Database) -> anyhow::Result<()> {
             )
             .await?;
             println!("account {name} created with the {role} role");
+            record(pool, "user_added", &name, json!({"role": role.name()})).await;
             Ok(())
         }
         UserCommand::List => list(pool).await,
@@ -80,12 +83,14 @@ pub async fn run(cmd: UserCommand, db: Database) -> anyhow::Result<()> {
             let name = parse_username(&username)?;
             store::set_disabled(pool, &name, true).await?;
             println!("{name} is disabled; their sessions have ended");
+            record(pool, "user_changed", &name, json!({"change": "disabled"})).await;
             Ok(())
         }
         UserCommand::Enable { username } => {
             let name = parse_username(&username)?;
             store::set_disabled(pool, &name, false).await?;
             println!("{name} is enabled");
+            record(pool, "user_changed", &name, json!({"change": "enabled"})).await;
             Ok(())
         }
         UserCommand::SetRole { username, role } => {
@@ -93,6 +98,13 @@ pub async fn run(cmd: UserCommand, db: Database) -> anyhow::Result<()> {
             let role = parse_role(&role)?;
             store::set_role(pool, &name, role).await?;
             println!("{name} now has the {role} role");
+            record(
+                pool,
+                "user_changed",
+                &name,
+                json!({"change": "role", "role": role.name()}),
+            )
+            .await;
             Ok(())
         }
         UserCommand::Passwd {
@@ -103,10 +115,33 @@ pub async fn run(cmd: UserCommand, db: Database) -> anyhow::Result<()> {
             let password = read_password(&name, password_stdin)?;
             store::set_password(pool, &name, &password).await?;
             println!("{name} has a new password; their sessions have ended");
+            record(
+                pool,
+                "user_changed",
+                &name,
+                json!({"change": "password reset"}),
+            )
+            .await;
             Ok(())
         }
     };
     result
+}
+
+/// Appends an account change to the audit trail as `RUSTCARE_ACTOR`, else `cli:$USER` (the same
+/// default as the partition commands' `--actor`).
+async fn record(pool: &PgPool, action: &str, name: &Username, detail: serde_json::Value) {
+    let actor = std::env::var("RUSTCARE_ACTOR")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            )
+        });
+    let event = AuditEvent::new(actor, action, format!("user:{}", name.as_str()), detail);
+    audit::append_logged(pool, &event).await;
 }
 
 fn parse_username(text: &str) -> anyhow::Result<Username> {
