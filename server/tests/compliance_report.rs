@@ -258,6 +258,10 @@ async fn report_names_each_planted_gap_and_downloads_byte_identical() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("report.pdf");
     std::fs::write(&file, &pdf).unwrap();
+    // To look at the pages: RUSTCARE_SAMPLE_PDF=/tmp/report.pdf, then pdftoppm -png.
+    if let Some(keep) = std::env::var_os("RUSTCARE_SAMPLE_PDF") {
+        std::fs::copy(&file, keep).unwrap();
+    }
     let info = std::process::Command::new("pdfinfo")
         .arg(&file)
         .output()

@@ -1,0 +1,68 @@
+import { test, expect, type Page } from "@playwright/test";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { logIn } from "./accounts";
+import { sql } from "./db";
+
+// Clicks a download link and returns the SHA-256 of the file the browser saved.
+async function downloadSha(page: Page, testid: string): Promise<string> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId(testid).click()]);
+  const path = await download.path();
+  return createHash("sha256").update(readFileSync(path!)).digest("hex");
+}
+
+test("a compliance officer generates a report, downloads byte-identical files and signs it; a viewer then reads it", async ({
+  page,
+  browser,
+}) => {
+  await logIn(page, "compliance", undefined, "/reports");
+  await page.getByTestId("report-generate").click();
+  const notice = page.getByTestId("report-generated");
+  await expect(notice).toBeVisible({ timeout: 60_000 });
+  const id = await notice.getAttribute("data-id");
+  expect(id).toMatch(/^\d+$/);
+  const [[csvSha, pdfSha, findings]] = sql(`SELECT csv_sha256, pdf_sha256, findings FROM compliance_reports WHERE id = ${id}`);
+  await expect(notice).toContainText(pdfSha);
+
+  // The list shows it, unsigned.
+  const row = page.locator(`[data-testid="report-row"][data-id="${id}"]`);
+  await expect(row.getByTestId("signed-by")).toContainText("not signed");
+
+  await page.goto(`/reports/${id}`);
+  await expect(page.getByTestId("pdf-sha256")).toHaveText(pdfSha);
+  await expect(page.getByTestId("csv-sha256")).toHaveText(csvSha);
+  // The demo keeps audit months past the 7-year retention: they are findings, by word and colour.
+  expect(Number(findings)).toBeGreaterThan(0);
+  await expect(page.locator('[data-testid="finding"][data-kind="past_retention_kept"]').first()).toBeVisible();
+  await page.screenshot({ path: "screenshots/report.png", fullPage: false });
+
+  // Downloads are the stored bytes, twice the same.
+  expect(await downloadSha(page, "download-pdf")).toBe(pdfSha);
+  expect(await downloadSha(page, "download-csv")).toBe(csvSha);
+  expect(await downloadSha(page, "download-pdf")).toBe(pdfSha);
+  const [[downloads]] = sql(`SELECT count(*) FROM audit_trail WHERE subject = 'report:${id}' AND action = 'report_downloaded'`);
+  expect(Number(downloads)).toBe(3);
+
+  // Sign: the name and the ticked attestation are required; the files do not change.
+  await page.getByTestId("sign-name").fill("Casey Compliance");
+  await page.getByTestId("sign-confirm").check();
+  await page.getByTestId("sign-submit").click();
+  await expect(page.getByTestId("signature")).toContainText("Casey Compliance");
+  await expect(page.getByTestId("sign-form")).toHaveCount(0);
+  const [[signer, sigPdf]] = sql(`SELECT signer, pdf_sha256 FROM compliance_report_signatures WHERE report_id = ${id}`);
+  expect([signer, sigPdf]).toEqual(["compliance", pdfSha]);
+  expect(await downloadSha(page, "download-pdf")).toBe(pdfSha);
+
+  // A viewer reads the signed report and gets the same file; it cannot sign.
+  const other = await browser.newContext();
+  const viewer = await other.newPage();
+  await logIn(viewer, "viewer", undefined, "/reports");
+  await expect(viewer.locator(`[data-testid="report-row"][data-id="${id}"]`)).toContainText("signed");
+  await expect(viewer.getByTestId("report-form")).toHaveCount(0);
+  await viewer.goto(`/reports/${id}`);
+  await expect(viewer.getByTestId("pdf-sha256")).toHaveText(pdfSha);
+  await expect(viewer.getByTestId("signature")).toContainText("Casey Compliance");
+  await expect(viewer.getByTestId("sign-form")).toHaveCount(0);
+  expect(await downloadSha(viewer, "download-pdf")).toBe(pdfSha);
+  await other.close();
+});
