@@ -90,10 +90,18 @@ pub enum Command {
         #[arg(long)]
         seal: bool,
     },
-    /// Convert tables to partitioned tables (a later release: use `db migrate`).
-    Migrate,
-    /// Convert partitioned tables back (a later release: use `db revert 5`).
-    Rollback,
+    /// Convert live ordinary tables to partitioned tables online, while the application writes.
+    ///
+    /// A partitioned copy is built beside each table, kept in sync by a trigger, backfilled in
+    /// batches, verified (rows and checksum per period) and swapped in one short transaction under
+    /// lock_timeout. The old table is kept as <table>_before_partitioning until `migrate --finish`.
+    /// Resumable: run it again after an interruption. For a database at migration 005; once all
+    /// four tables are partitioned, migration 006 is applied (functions, policy) and recorded.
+    Migrate(crate::online_cmd::OnlineArgs),
+    /// Convert partitioned tables back to ordinary tables online (the reverse of `migrate`).
+    ///
+    /// The partitioned table is kept as <table>_before_rollback until `rollback --finish`.
+    Rollback(crate::online_cmd::OnlineArgs),
     /// Monitoring: status, health, performance, metrics, tips.
     Monitor {
         #[command(subcommand)]
@@ -239,14 +247,6 @@ async fn partition_command(
     global: &GlobalOpts,
     command: &Command,
 ) -> anyhow::Result<Option<ExitCode>> {
-    if matches!(command, Command::Migrate | Command::Rollback) {
-        eprintln!(
-            "error: `migrate` and `rollback` (converting tables to and from partitioned tables in place) \
-             come in a later release. Migration 006 already does it: `rustcare-partitions db migrate` \
-             applies it, `rustcare-partitions db revert 5` undoes it."
-        );
-        return Ok(Some(ExitCode::from(EXIT_USAGE)));
-    }
     if matches!(
         command,
         Command::Serve(_) | Command::Demo | Command::Db(_) | Command::User(_)
@@ -276,6 +276,8 @@ async fn partition_command(
         }
         Command::Bench(args) => crate::bench_cmd::run(&ctx, args).await,
         Command::Cron(cmd) => crate::cron_cmd::run(&ctx, *cmd).await,
+        Command::Migrate(args) => crate::online_cmd::run(&ctx, args, true).await,
+        Command::Rollback(args) => crate::online_cmd::run(&ctx, args, false).await,
         Command::Report(args) => crate::compliance_cmd::run(&ctx, args).await,
         Command::Requests(cmd) => crate::requests_cmd::requests(&ctx, cmd).await,
         Command::Audit(cmd) => crate::requests_cmd::audit(&ctx, cmd).await,

@@ -11,6 +11,7 @@ mod context;
 mod cron_cmd;
 mod manage;
 mod monitor;
+mod online_cmd;
 mod progress;
 mod report;
 mod requests_cmd;

@@ -1,0 +1,451 @@
+//! Online `migrate` (ordinary → partitioned) and `rollback` (partitioned → ordinary) of one live
+//! table, while the application keeps writing:
+//!
+//! 1. **prepare**: a shadow table beside the live one in the target layout (for migrate, with a
+//!    partition for every period holding a row and the window ahead), then, in one short
+//!    transaction under `lock_timeout`, a trigger mirroring every write of the live table into the
+//!    shadow inside the writing transaction, and the state row (`online_migration`).
+//! 2. **backfill** in batches of rows in (key, id) order, each row locked `FOR SHARE` while it is
+//!    copied (so a concurrent update or delete waits for the batch and is then mirrored), the
+//!    cursor committed with each batch; throttled by a pause between batches.
+//! 3. **verify**: rows and a checksum per period, both tables read in one REPEATABLE READ snapshot
+//!    (the trigger keeps them equal in every snapshot).
+//! 4. **swap** in one short transaction under `lock_timeout`, retried with backoff: the trigger is
+//!    dropped, the live table and its keys are renamed to the kept name, the shadow takes the
+//!    table's name and key names. The kept table stays until `--finish` drops it.
+//!
+//! Every phase commits with its state, so a run killed anywhere (kill -9) resumes from the state
+//! row; a shadow left by a prepare killed before its state was written is empty and is rebuilt.
+
+mod layout;
+mod prepare;
+mod sql;
+mod swap;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Connection, PgPool};
+
+use crate::config::Config;
+use crate::table::ManagedTable;
+
+pub use layout::{kept_name, shadow_name};
+pub use swap::finish;
+
+use prepare::prepare;
+use swap::swap;
+
+/// What `run` may be told; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct OnlineOptions {
+    /// Rows per backfill batch (one transaction each).
+    pub batch_rows: i64,
+    /// Pause between batches, to leave the server to the application.
+    pub pause: Duration,
+    /// How long the swap may wait for its lock before giving up the attempt.
+    pub lock_timeout: Duration,
+    pub swap_attempts: u32,
+    /// Stop after this phase (tests of resuming; the CLI's `RUSTCARE_ONLINE_STOP_AFTER`).
+    pub stop_after: Option<Phase>,
+}
+
+impl Default for OnlineOptions {
+    fn default() -> Self {
+        OnlineOptions {
+            batch_rows: 5_000,
+            pause: Duration::from_millis(10),
+            lock_timeout: Duration::from_millis(100),
+            swap_attempts: 60,
+            stop_after: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Prepared,
+    Backfilled,
+    Verified,
+    Swapped,
+    Finished,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Prepared => "prepared",
+            Phase::Backfilled => "backfilled",
+            Phase::Verified => "verified",
+            Phase::Swapped => "swapped",
+            Phase::Finished => "finished",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Phase> {
+        [
+            Phase::Prepared,
+            Phase::Backfilled,
+            Phase::Verified,
+            Phase::Swapped,
+            Phase::Finished,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnlineError {
+    /// Nothing to do: the table is already in the target layout.
+    #[error("{0}")]
+    AlreadyDone(String),
+    /// Refused before anything changed (or at a safe point), with what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// Another run holds the table, or the swap's lock never came.
+    #[error("{0}")]
+    Busy(String),
+    #[error("verification failed, nothing was swapped: {0}")]
+    Verify(String),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineReport {
+    pub table: ManagedTable,
+    pub direction: &'static str,
+    pub phase: Phase,
+    pub rows_copied: i64,
+    pub periods_verified: usize,
+    pub rows_verified: i64,
+    pub swap_attempts: u32,
+    /// How long the successful swap transaction held (and waited for) its locks, in ms.
+    pub swap_ms: u64,
+    pub kept_name: String,
+}
+
+/// Progress of the backfill: (rows done, rows estimated).
+pub type Progress<'a> = &'a (dyn Fn(i64, i64) + Send + Sync);
+
+const STATE_DDL: &str = include_str!("online/state.sql");
+
+type StateRow = (String, String, Option<DateTime<Utc>>, String, i64);
+
+struct State {
+    migrate: bool,
+    phase: Phase,
+    /// None before the first batch ('-infinity' in the table, which chrono cannot hold).
+    cursor_key: Option<DateTime<Utc>>,
+    cursor_id: String,
+    rows_copied: i64,
+}
+
+/// Runs (or resumes) the conversion of `t` up to the swap, or to `opts.stop_after`.
+pub async fn run(
+    pool: &PgPool,
+    config: &Config,
+    t: ManagedTable,
+    migrate: bool,
+    opts: &OnlineOptions,
+    progress: Progress<'_>,
+) -> Result<OnlineReport, OnlineError> {
+    sqlx::raw_sql(STATE_DDL).execute(pool).await?;
+    // The table's maintenance lock, for the whole run: cron, the scheduler and the CLI skip it.
+    let mut lock = pool.acquire().await?;
+    let locked: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_lock(hashtextextended('rustcare_partitions:' || $1, 0))",
+    )
+    .bind(t.name())
+    .fetch_one(&mut *lock)
+    .await?;
+    if !locked {
+        return Err(OnlineError::Busy(format!(
+            "{t}: another maintenance run holds the table; try again when it is done",
+            t = t.name()
+        )));
+    }
+    let result = drive(pool, config, t, migrate, opts, progress).await;
+    let _ =
+        sqlx::query("SELECT pg_advisory_unlock(hashtextextended('rustcare_partitions:' || $1, 0))")
+            .bind(t.name())
+            .execute(&mut *lock)
+            .await;
+    result
+}
+
+async fn drive(
+    pool: &PgPool,
+    config: &Config,
+    t: ManagedTable,
+    migrate: bool,
+    opts: &OnlineOptions,
+    progress: Progress<'_>,
+) -> Result<OnlineReport, OnlineError> {
+    let mut report = OnlineReport {
+        table: t,
+        direction: if migrate { "migrate" } else { "rollback" },
+        phase: Phase::Prepared,
+        rows_copied: 0,
+        periods_verified: 0,
+        rows_verified: 0,
+        swap_attempts: 0,
+        swap_ms: 0,
+        kept_name: kept_name(t, migrate),
+    };
+    let mut state = match load_state(pool, t).await? {
+        Some(s) if s.phase != Phase::Finished => {
+            if s.migrate != migrate {
+                let (other, cmd) = if s.migrate {
+                    ("migrate", "migrate")
+                } else {
+                    ("rollback", "rollback")
+                };
+                let how = if s.phase == Phase::Swapped {
+                    format!(
+                        "`{cmd} --finish --table {t}` (drops {})",
+                        kept_name(t, s.migrate),
+                        t = t.name()
+                    )
+                } else {
+                    format!("`{cmd} --table {t}`", t = t.name())
+                };
+                return Err(OnlineError::Refused(format!(
+                    "{t}: a {other} is in progress (phase {}); finish it first with {how}",
+                    s.phase.as_str(),
+                    t = t.name()
+                )));
+            }
+            if s.phase == Phase::Swapped {
+                let (layout, cmd) = if migrate {
+                    ("partitioned", "migrate")
+                } else {
+                    ("an ordinary table", "rollback")
+                };
+                return Err(OnlineError::AlreadyDone(format!(
+                    "{t} is already {layout}: nothing to do ({kept} is kept until `{cmd} --finish --table {t}`)",
+                    t = t.name(),
+                    kept = kept_name(t, migrate)
+                )));
+            }
+            s
+        }
+        _ => {
+            prepare(pool, config, t, migrate, opts).await?;
+            load_state(pool, t).await?.ok_or_else(|| {
+                OnlineError::Refused(format!(
+                    "{}: the state row vanished after prepare",
+                    t.name()
+                ))
+            })?
+        }
+    };
+    let stop = |p: Phase| opts.stop_after == Some(p);
+    if state.phase == Phase::Prepared {
+        if stop(Phase::Prepared) {
+            return Ok(done(report, &state));
+        }
+        if migrate {
+            // Rows written between the partitions and the trigger (or a period a row was moved
+            // into then) have their partition made now; from the trigger on, it makes them.
+            sqlx::query(&sql::create_partitions(t, config.policy(t).ahead))
+                .execute(pool)
+                .await?;
+        }
+        backfill(pool, t, migrate, opts, &mut state, progress).await?;
+        set_phase(pool, t, Phase::Backfilled).await?;
+        state.phase = Phase::Backfilled;
+    }
+    report.rows_copied = state.rows_copied;
+    if state.phase == Phase::Backfilled {
+        if stop(Phase::Backfilled) {
+            return Ok(done(report, &state));
+        }
+        let (periods, rows) = verify(pool, t, migrate).await?;
+        report.periods_verified = periods;
+        report.rows_verified = rows;
+        set_phase(pool, t, Phase::Verified).await?;
+        state.phase = Phase::Verified;
+    }
+    if state.phase == Phase::Verified {
+        if stop(Phase::Verified) {
+            return Ok(done(report, &state));
+        }
+        let (attempts, ms) = swap(pool, t, migrate, opts).await?;
+        report.swap_attempts = attempts;
+        report.swap_ms = ms;
+        state.phase = Phase::Swapped;
+    }
+    Ok(done(report, &state))
+}
+
+fn done(mut report: OnlineReport, state: &State) -> OnlineReport {
+    report.phase = state.phase;
+    report.rows_copied = state.rows_copied;
+    report
+}
+
+async fn load_state(pool: &PgPool, t: ManagedTable) -> Result<Option<State>, OnlineError> {
+    let row: Option<StateRow> = sqlx::query_as(
+        "SELECT direction, phase, nullif(cursor_key, '-infinity'), cursor_id, rows_copied \
+         FROM online_migration WHERE table_name = $1",
+    )
+    .bind(t.name())
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map(|(dir, phase, cursor_key, cursor_id, rows_copied)| State {
+            migrate: dir == "migrate",
+            phase: Phase::parse(&phase).unwrap_or(Phase::Prepared),
+            cursor_key,
+            cursor_id,
+            rows_copied,
+        }),
+    )
+}
+
+async fn set_phase(pool: &PgPool, t: ManagedTable, phase: Phase) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE online_migration SET phase = $2, updated_at = now() WHERE table_name = $1")
+        .bind(t.name())
+        .bind(phase.as_str())
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// `relkind` of a relation by name: 'r', 'p', or None.
+async fn relkind(pool: &PgPool, name: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass(quote_ident($1))",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map(Option::flatten)
+}
+
+async fn backfill(
+    pool: &PgPool,
+    t: ManagedTable,
+    migrate: bool,
+    opts: &OnlineOptions,
+    state: &mut State,
+    progress: Progress<'_>,
+) -> Result<(), OnlineError> {
+    let estimate: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_partition_tree(to_regclass(quote_ident($1))) r \
+         JOIN pg_class c ON c.oid = r.relid",
+    )
+    .bind(t.name())
+    .fetch_one(pool)
+    .await?;
+    let batch = sql::backfill_batch(t, migrate);
+    loop {
+        let mut tx = pool.begin().await?;
+        let row: Option<(i64, i64, DateTime<Utc>, String)> = sqlx::query_as(&batch)
+            .bind(state.cursor_key)
+            .bind(&state.cursor_id)
+            .bind(opts.batch_rows)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((read, inserted, key, id)) = row else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        sqlx::query(
+            "UPDATE online_migration SET cursor_key = $2, cursor_id = $3, rows_copied = rows_copied + $4, \
+             updated_at = now() WHERE table_name = $1",
+        )
+        .bind(t.name())
+        .bind(key)
+        .bind(&id)
+        .bind(inserted)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        state.cursor_key = Some(key);
+        state.cursor_id = id;
+        state.rows_copied += inserted;
+        progress(state.rows_copied, estimate.max(state.rows_copied));
+        if read < opts.batch_rows {
+            return Ok(());
+        }
+        if !opts.pause.is_zero() {
+            tokio::time::sleep(opts.pause).await;
+        }
+    }
+}
+
+/// Rows and checksum per period, both tables in one snapshot; (periods, rows) when equal.
+async fn verify(
+    pool: &PgPool,
+    t: ManagedTable,
+    migrate: bool,
+) -> Result<(usize, i64), OnlineError> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let live: Vec<(String, i64, String)> = sqlx::query_as(&sql::per_period(t, t.name()))
+        .fetch_all(&mut *tx)
+        .await?;
+    let shadow: Vec<(String, i64, String)> =
+        sqlx::query_as(&sql::per_period(t, &shadow_name(t, migrate)))
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    if live != shadow {
+        let diff = live
+            .iter()
+            .zip(shadow.iter())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| {
+                format!(
+                    "period {}: {} rows live, {} rows in the copy ({} vs {} period(s))",
+                    a.0,
+                    a.1,
+                    b.1,
+                    live.len(),
+                    shadow.len()
+                )
+            })
+            .unwrap_or_else(|| {
+                format!(
+                    "{} period(s) live, {} in the copy",
+                    live.len(),
+                    shadow.len()
+                )
+            });
+        return Err(OnlineError::Verify(format!("{}: {diff}", t.name())));
+    }
+    Ok((live.len(), live.iter().map(|r| r.1).sum()))
+}
+
+async fn set_lock_timeout(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    d: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        d.as_millis().max(1)
+    ))
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "55P03")
+}
+
+async fn backoff(attempt: u32) {
+    let ms = (20u64 << attempt.min(5)).min(1_000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
