@@ -28,13 +28,15 @@ test("a compliance officer generates a report, downloads byte-identical files an
   const row = page.locator(`[data-testid="report-row"][data-id="${id}"]`);
   await expect(row.getByTestId("signed-by")).toContainText("not signed");
 
+  await page.screenshot({ path: "screenshots/reports.png" });
+
   await page.goto(`/reports/${id}`);
   await expect(page.getByTestId("pdf-sha256")).toHaveText(pdfSha);
   await expect(page.getByTestId("csv-sha256")).toHaveText(csvSha);
   // The demo keeps audit months past the 7-year retention: they are findings, by word and colour.
   expect(Number(findings)).toBeGreaterThan(0);
   await expect(page.locator('[data-testid="finding"][data-kind="past_retention_kept"]').first()).toBeVisible();
-  await page.screenshot({ path: "screenshots/report.png", fullPage: false });
+  await page.screenshot({ path: "screenshots/report.png", fullPage: true });
 
   // Downloads are the stored bytes, twice the same.
   expect(await downloadSha(page, "download-pdf")).toBe(pdfSha);
