@@ -4,12 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use crate::calendar::{
     for_values, parse_partition_expr, parse_partition_name, partition_name, period_containing,
-    previous_period,
+    previous_period, PartitionBound,
 };
 use crate::catalog::{CatalogSnapshot, PartitionInfo, TableCatalog};
 use crate::health::ServerSettings;
@@ -244,7 +244,7 @@ pub async fn snapshot_with(
         let (bound, raw_bound, is_default, verified) = match node.as_deref().map(node::read) {
             _ if !is_attached => (named, String::new(), false, true),
             Some(NodeBound::Default) => (None, "DEFAULT".to_string(), true, true),
-            Some(NodeBound::Range(b)) if named == Some(b) => (Some(b), for_values(&b), false, true),
+            Some(NodeBound::Range(b)) if named == Some(b) => (Some(b), printed(&b), false, true),
             _ => (None, String::new(), false, false),
         };
         let info = PartitionInfo {
@@ -282,6 +282,30 @@ pub async fn snapshot_with(
         server_version_num,
         tables: out,
     })
+}
+
+/// `calendar::for_values(b)` (what PostgreSQL prints with TimeZone UTC), written without chrono's
+/// format-string interpretation: it runs for every partition. Whole seconds in years 1000-9999
+/// (every bound the tool makes); anything else goes through `for_values`.
+fn printed(b: &PartitionBound) -> String {
+    fn literal(t: DateTime<Utc>) -> Option<String> {
+        let (d, time) = (t.date_naive(), t.time());
+        ((1000..=9999).contains(&d.year()) && time.nanosecond() == 0).then(|| {
+            format!(
+                "'{:04}-{:02}-{:02} {:02}:{:02}:{:02}+00'",
+                d.year(),
+                d.month(),
+                d.day(),
+                time.hour(),
+                time.minute(),
+                time.second()
+            )
+        })
+    }
+    match (literal(b.lower), literal(b.upper)) {
+        (Some(lower), Some(upper)) => format!("FOR VALUES FROM ({lower}) TO ({upper})"),
+        _ => for_values(b),
+    }
 }
 
 /// Asks PostgreSQL for the bounds the node reader could not vouch for, and parses them as before
@@ -345,4 +369,27 @@ pub async fn exact_sizes(pool: &PgPool, oids: &[u32]) -> Result<Vec<i64>, sqlx::
     .bind(&oids)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn printed_matches_for_values() {
+        let t = |y, mo, d, h, mi, s| Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap();
+        for b in [
+            PartitionBound::new(t(2026, 11, 25, 0, 0, 0), t(2026, 11, 26, 0, 0, 0)),
+            PartitionBound::new(t(1999, 12, 1, 0, 0, 0), t(2000, 1, 1, 0, 0, 0)),
+            PartitionBound::new(t(2019, 1, 1, 0, 0, 0), t(2019, 1, 1, 12, 30, 5)),
+            PartitionBound::new(
+                t(2019, 1, 1, 0, 0, 0) + chrono::Duration::milliseconds(250),
+                t(2019, 1, 2, 0, 0, 0),
+            ),
+            PartitionBound::new(t(999, 1, 1, 0, 0, 0), t(999, 1, 2, 0, 0, 0)),
+        ] {
+            assert_eq!(printed(&b), for_values(&b));
+        }
+    }
 }

@@ -27,34 +27,38 @@ pub(super) enum NodeBound {
 }
 
 /// Reads `{PARTITIONBOUNDSPEC :strategy r :is_default false ... :lowerdatums (...) :upperdatums
-/// (...) ...}`.
+/// (...) ...}` in one forward pass over fixed prefixes and short scans: it runs for every
+/// partition, and whole-string searches cost more than the rest of the snapshot's client side.
 pub(super) fn read(node: &str) -> NodeBound {
-    if node.starts_with("{PARTITIONBOUNDSPEC ") && node.contains(" :is_default true ") {
-        return NodeBound::Default;
+    const SPEC: &str = "{PARTITIONBOUNDSPEC :strategy r :is_default ";
+    match node.strip_prefix(SPEC) {
+        Some(rest) if rest.starts_with("true ") => NodeBound::Default,
+        Some(rest) => decode_range(rest).map_or(NodeBound::Unknown, NodeBound::Range),
+        None => NodeBound::Unknown,
     }
-    decode_range(node).map_or(NodeBound::Unknown, NodeBound::Range)
 }
 
-fn decode_range(node: &str) -> Option<PartitionBound> {
-    let rest = node.strip_prefix("{PARTITIONBOUNDSPEC :strategy r :is_default false ")?;
-    let (_, rest) = rest.split_once(" :lowerdatums (")?;
-    let (lower, upper) = rest.split_once(" :upperdatums (")?;
-    Some(PartitionBound::new(datum(lower)?, datum(upper)?))
+fn decode_range(rest: &str) -> Option<PartitionBound> {
+    let rest = rest.strip_prefix("false :modulus 0 :remainder 0 :listdatums <> :lowerdatums (")?;
+    let (lower, rest) = datum(rest)?;
+    let rest = rest.strip_prefix(" :upperdatums (")?;
+    let (upper, _) = datum(rest)?;
+    Some(PartitionBound::new(lower, upper))
 }
 
-/// The single `timestamptz` constant of a datum list (the list's text and whatever follows it).
-fn datum(list: &str) -> Option<DateTime<Utc>> {
+/// The single `timestamptz` constant of a datum list, and the text after the list's `)`.
+fn datum(list: &str) -> Option<(DateTime<Utc>, &str)> {
     let rest = list.strip_prefix("{PARTITIONRANGEDATUM :kind 0 :value {CONST :consttype ")?;
-    if !rest.starts_with(TIMESTAMPTZ) || rest.matches("{PARTITIONRANGEDATUM").count() != 0 {
+    let rest = rest.strip_prefix(TIMESTAMPTZ)?.strip_prefix(' ')?;
+    let (_, rest) = rest.split_once(" :constlen 8 :constbyval true :constisnull false ")?;
+    let (_, rest) = rest.split_once(" :constvalue 8 [ ")?;
+    let (bytes, rest) = rest.split_once(" ]}")?;
+    // ` :location N}` closes this datum; `)` must follow at once: one datum in the list.
+    let (location, rest) = rest.split_once('}')?;
+    if location.contains('{') {
         return None;
     }
-    // One datum only: the list closes right after this constant's datum.
-    let (this, _) = rest.split_once("})")?;
-    if !this.contains(" :constlen 8 :constbyval true :constisnull false ") {
-        return None;
-    }
-    let (_, bytes) = this.split_once(" :constvalue 8 [ ")?;
-    let (bytes, _) = bytes.split_once(" ]")?;
+    let rest = rest.strip_prefix(')')?;
     let mut raw = [0u8; 8];
     let mut parts = bytes.split(' ');
     for b in &mut raw {
@@ -69,7 +73,7 @@ fn datum(list: &str) -> Option<DateTime<Utc>> {
         .div_euclid(1_000_000)
         .checked_add(PG_EPOCH_UNIX_SECS)?;
     let nanos = u32::try_from(micros.rem_euclid(1_000_000) * 1_000).ok()?;
-    DateTime::from_timestamp(secs, nanos)
+    Some((DateTime::from_timestamp(secs, nanos)?, rest))
 }
 
 #[cfg(test)]
