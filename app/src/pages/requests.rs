@@ -36,6 +36,14 @@ fn literal_date(s: &str) -> String {
         .to_string()
 }
 
+/// "waiting for approvals" → "Waiting for approvals.".
+fn sentence(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map(|f| format!("{}{}.", f.to_uppercase(), c.as_str()))
+        .unwrap_or_default()
+}
+
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -119,11 +127,14 @@ pub fn RequestPage() -> impl IntoView {
             .unwrap_or(0)
     };
     let page = Resource::new(id, get_request);
+    // The last decision's answer: kept here, above the reloaded request, so it survives the reload.
+    let flash = RwSignal::new(None::<String>);
     view! {
         <section class="panel">
+            {move || flash.get().map(|text| view! { <p class="notice-info" data-testid="decision-result">{text}</p> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || page.get().map(|r| match r {
-                    Ok(p) => view! { <Detail page=p reload=move || page.refetch()/> }.into_any(),
+                    Ok(p) => view! { <Detail page=p flash reload=move || page.refetch()/> }.into_any(),
                     Err(e) => view! {
                         <h1>"Cleanup request"</h1>
                         <p class="error" role="alert" data-testid="request-error">{error_text(&e)}</p>
@@ -135,7 +146,11 @@ pub fn RequestPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(page: RequestPage, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Detail(
+    page: RequestPage,
+    flash: RwSignal<Option<String>>,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let r = page.request;
     let partitions = r.actions.len();
     let what = format!(
@@ -152,7 +167,7 @@ fn Detail(page: RequestPage, reload: impl Fn() + Copy + Send + Sync + 'static) -
             <h1>{format!("Cleanup request #{} ", r.id)} {state_badge(r.state)}</h1>
             <A href="/requests" attr:class="button small">"All requests"</A>
         </div>
-        <p data-testid="request-explain">{r.state.explain()} ". " {waiting}</p>
+        <p data-testid="request-explain">{sentence(r.state.explain())} " " {waiting}</p>
         <dl class="facts">
             <dt>"Requested by"</dt><dd data-testid="requested-by">{r.requested_by.clone()} " at " {when(r.created_at)}</dd>
             <dt>"Expires"</dt><dd>{when(r.expires_at)}</dd>
@@ -166,7 +181,7 @@ fn Detail(page: RequestPage, reload: impl Fn() + Copy + Send + Sync + 'static) -
         <DropTable actions=r.actions.clone()/>
         <h2>"Decisions"</h2>
         <Decisions request=r.clone()/>
-        <DecideForm id=r.id state=r.state blocked=page.decide_blocked what=what.clone() reload/>
+        <DecideForm id=r.id state=r.state blocked=page.decide_blocked what=what.clone() flash reload/>
         <Executor id=r.id can=page.can_execute what reload/>
     }
 }
@@ -233,6 +248,7 @@ fn DecideForm(
     state: RequestState,
     blocked: Option<String>,
     what: String,
+    flash: RwSignal<Option<String>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     if state != RequestState::Pending {
@@ -242,17 +258,19 @@ fn DecideForm(
         return view! { <p class="muted" data-testid="decide-blocked">{why}</p> }.into_any();
     }
     let comment = RwSignal::new(String::new());
-    let message = RwSignal::new(None::<Result<String, String>>);
+    let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let send = move |decision: &'static str| {
         busy.set(true);
         leptos::task::spawn_local(async move {
             let r = decide_request(id, decision.to_string(), comment.get_untracked()).await;
             busy.set(false);
-            let ok = r.is_ok();
-            message.set(Some(r.map_err(|e| error_text(&e))));
-            if ok {
-                reload();
+            match r {
+                Ok(text) => {
+                    flash.set(Some(text));
+                    reload();
+                }
+                Err(e) => error.set(Some(error_text(&e))),
             }
         });
     };
@@ -269,10 +287,7 @@ fn DecideForm(
             " "
             <button class="button" data-testid="reject" disabled=move || busy.get() on:click=move |_| send("reject")>"Reject"</button>
         </p>
-        {move || message.get().map(|m| match m {
-            Ok(text) => view! { <p class="notice-info" data-testid="decision-result">{text}</p> }.into_any(),
-            Err(text) => view! { <p class="error" role="alert" data-testid="decision-error">{text}</p> }.into_any(),
-        })}
+        {move || error.get().map(|text| view! { <p class="error" role="alert" data-testid="decision-error">{text}</p> })}
     }
     .into_any()
 }
