@@ -332,3 +332,98 @@ async fn refusals_change_nothing() {
     let finish = online::finish(&db.pool, ManagedTable::Sessions, true).await;
     assert!(matches!(finish, Err(OnlineError::Refused(_))), "{finish:?}");
 }
+
+/// The figure of the issue: 1M sessions migrated and rolled back while two writers insert and
+/// update continuously; prints rows lost, failed writes and the longest write latency (the lock
+/// wait the application sees). Minutes, so not in the default run:
+/// `cargo nextest run -p partitioning --features postgres --test online --run-ignored ignored-only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "1M rows: minutes"]
+async fn figures_one_million_rows_under_load() {
+    let db = TestDb::empty().await.unwrap();
+    migrate::up_to(&db.pool, 5).await.unwrap();
+    let pool = &db.pool;
+    sqlx::query(
+        "INSERT INTO sessions (user_id, created_at, expires_at, token_hash) \
+         SELECT gen_random_uuid(), now() - (n % 90) * interval '1 day' - (n % 1439) * interval '1 minute', \
+                now() + interval '1 day', md5(n::text) FROM generate_series(1, 1000000) AS n",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE sessions").execute(pool).await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = |pool: PgPool, stop: Arc<AtomicBool>| {
+        tokio::spawn(async move {
+            let (mut ok, mut failed, mut worst, mut inserts) = (0u64, 0u64, Duration::ZERO, 0i64);
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let t0 = std::time::Instant::now();
+                let r = if n.is_multiple_of(2) {
+                    sqlx::query("INSERT INTO sessions (user_id, created_at, expires_at, token_hash) \
+                                 VALUES (gen_random_uuid(), now(), now() + interval '1 day', md5(random()::text))")
+                        .execute(&pool).await
+                } else {
+                    sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = md5(($1 % 1000000 + 1)::text)")
+                        .bind(n as i64 * 7919).execute(&pool).await
+                };
+                worst = worst.max(t0.elapsed());
+                match r {
+                    Ok(_) => {
+                        ok += 1;
+                        inserts += i64::from(n.is_multiple_of(2));
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+            (ok, failed, worst, inserts)
+        })
+    };
+    for migrate_dir in [true, false] {
+        stop.store(false, Ordering::Relaxed);
+        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let writers = [
+            load(pool.clone(), stop.clone()),
+            load(pool.clone(), stop.clone()),
+        ];
+        let t0 = std::time::Instant::now();
+        let r = online::run(
+            pool,
+            &Config::default(),
+            ManagedTable::Sessions,
+            migrate_dir,
+            &OnlineOptions::default(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+        let took = t0.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let (mut ok, mut failed, mut worst, mut inserted) = (0, 0, Duration::ZERO, 0);
+        for w in writers {
+            let (o, f, x, i) = w.await.unwrap();
+            inserted += i;
+            ok += o;
+            failed += f;
+            worst = worst.max(x);
+        }
+        let after: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        println!(
+            "FIGURE {}: {before} rows before, {after} after, {inserted} inserted; {took:.1?} total; \
+             {ok} writes ok, {failed} failed; longest write {worst:.1?}; swap {} ms in {} attempt(s)",
+            r.direction, r.swap_ms, r.swap_attempts
+        );
+        assert_eq!(failed, 0);
+        assert_eq!(after, before + inserted, "no row lost");
+        online::finish(pool, ManagedTable::Sessions, migrate_dir)
+            .await
+            .unwrap();
+    }
+}
