@@ -158,6 +158,9 @@ pub struct RequestRecord {
     pub fingerprint: String,
     pub state: String,
     pub needs_compliance: bool,
+    /// The partitions the request drops (from its `actions`).
+    #[serde(default)]
+    pub partitions: Vec<String>,
 }
 
 /// One row of `cleanup_approvals`.
@@ -173,6 +176,7 @@ pub struct ApprovalRecord {
 
 /// Everything [`build`] reads. `actions` should hold every create and drop of the scoped tables
 /// (not only the period's): a drop before the period still explains a gap inside the window.
+/// `requests` holds the requests those drops name and the open ones (pending, approved, executing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportInputs {
     pub scope: ReportScope,
@@ -192,6 +196,12 @@ pub fn build(inputs: &ReportInputs) -> ComplianceReport {
     let mut inventory = Vec::new();
     let mut disposals = Vec::new();
     let mut findings = Vec::new();
+    let open: Vec<RequestRecord> = inputs
+        .requests
+        .iter()
+        .filter(|r| matches!(r.state.as_str(), "pending" | "approved" | "executing"))
+        .cloned()
+        .collect();
     for &table in &scope.tables {
         let policy = inputs
             .policies
@@ -216,6 +226,7 @@ pub fn build(inputs: &ReportInputs) -> ComplianceReport {
             catalog,
             &drops,
             &creates,
+            &open,
             now,
             scope.period_bounds(),
         );

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Duration, Months, Utc};
 
-use super::{ActionRecord, Finding, FindingKind, InventoryRow, InventoryStatus, Severity};
+use super::{
+    ActionRecord, Finding, FindingKind, InventoryRow, InventoryStatus, RequestRecord, Severity,
+};
 use crate::calendar::{
     human_instant, parse_partition_name, period_containing, periods_intersecting, PartitionBound,
 };
@@ -25,6 +27,14 @@ pub(super) fn record_bound(policy: &Policy, a: &ActionRecord) -> Option<Partitio
     }
 }
 
+/// When a partition ending at `upper` passes its retention: `upper + retention`.
+pub(super) fn keep_until(policy: &Policy, upper: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match policy.retention {
+        Retention::Years(y) => upper.checked_add_months(Months::new(y.saturating_mul(12))),
+        Retention::Days(d) => upper.checked_add_signed(Duration::days(i64::from(d))),
+    }
+}
+
 /// Why a drop was early, or None when the partition was past retention when dropped.
 pub(super) fn early_drop(
     policy: &Policy,
@@ -41,10 +51,7 @@ pub(super) fn early_drop(
             } else {
                 String::new()
             };
-            let keep_until = match policy.retention {
-                Retention::Years(y) => b.upper.checked_add_months(Months::new(y.saturating_mul(12))),
-                Retention::Days(d) => b.upper.checked_add_signed(Duration::days(i64::from(d))),
-            };
+            let keep_until = keep_until(policy, b.upper);
             Some(format!(
                 "its period ended {}, and the retention of {} keeps it until {} (the cutoff on the day of the drop was {}).{hipaa}",
                 human_instant(b.upper),
@@ -62,6 +69,7 @@ pub(super) fn table_inventory(
     catalog: Option<&TableCatalog>,
     drops: &[&ActionRecord],
     creates: &[&ActionRecord],
+    open_requests: &[RequestRecord],
     now: DateTime<Utc>,
     period: (DateTime<Utc>, DateTime<Utc>),
 ) -> TableInventory {
@@ -134,9 +142,22 @@ pub(super) fn table_inventory(
                 InventoryStatus::PastRetention,
                 format!(
                     "past retention since {}",
-                    human_instant(b.upper.max(cutoff))
+                    keep_until(policy, b.upper)
+                        .map(human_instant)
+                        .unwrap_or_default()
                 ),
             ));
+            // An open cleanup request naming it says the disposal is under way.
+            let due = match open_requests
+                .iter()
+                .find(|r| r.partitions.contains(&p.name))
+            {
+                Some(r) => format!(
+                    "cleanup request #{} by {} covers it ({})",
+                    r.id, r.requested_by, r.state
+                ),
+                None => due.to_string(),
+            };
             out.findings.push(finding(FindingKind::PastRetentionKept, Severity::Finding, &p.name, Some(b), Some(p.est_rows),
                 format!("{} ended {}, at or before the retention cutoff {} ({}): it is kept longer than the policy says; {due}.", p.name, human_instant(b.upper), human_instant(cutoff), policy.retention)));
         } else if b.lower > now {

@@ -88,8 +88,13 @@ pub async fn load_inputs(
         })
         .collect();
     let ids: Vec<i64> = actions.iter().filter_map(|a| a.request_id).collect();
+    // The requests the drops name, and the open ones (they explain partitions kept past retention).
     let requests = sqlx::query(
-        "SELECT id, requested_by, fingerprint, state, needs_compliance FROM cleanup_requests WHERE id = ANY($1)",
+        "SELECT id, requested_by, fingerprint, state, needs_compliance, \
+                ARRAY(SELECT a->>'partition' FROM jsonb_array_elements(actions) AS a \
+                       WHERE a->>'partition' IS NOT NULL) AS partitions \
+           FROM cleanup_requests \
+          WHERE id = ANY($1) OR state IN ('pending', 'approved', 'executing') ORDER BY id",
     )
     .bind(&ids)
     .fetch_all(pool)
@@ -101,6 +106,7 @@ pub async fn load_inputs(
         fingerprint: r.get("fingerprint"),
         state: r.get("state"),
         needs_compliance: r.get("needs_compliance"),
+        partitions: r.get("partitions"),
     })
     .collect();
     let approvals = sqlx::query(

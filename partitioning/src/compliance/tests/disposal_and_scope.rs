@@ -58,6 +58,7 @@ fn disposal_log_shows_requester_approvers_and_fingerprint() {
             fingerprint: "ab".repeat(32),
             state: "executed".into(),
             needs_compliance: true,
+            partitions: vec!["auth_audit_log_2019_06".into()],
         });
         i.approvals = approvals
             .iter()
@@ -148,4 +149,48 @@ fn scope_is_checked() {
     .unwrap();
     assert_eq!(s.tables, vec![AuthAuditLog, RateLimits]);
     assert_eq!(s.period_bounds().1 - s.period_bounds().0, Duration::days(1));
+}
+
+#[test]
+fn a_partition_kept_past_retention_names_its_open_request() {
+    let mut i = inputs(healthy());
+    let b = period_containing(crate::calendar::Period::Month, date("2019-06-01"));
+    i.snapshot.tables[0].partitions.insert(
+        0,
+        PartitionInfo::range(7, partition_name(AuthAuditLog, &b), b),
+    );
+    let plain = build(&i);
+    let f = &plain.findings[0];
+    assert_eq!(f.kind, FindingKind::PastRetentionKept);
+    assert!(
+        f.explanation
+            .contains("waits for a two-person cleanup approval"),
+        "{}",
+        f.explanation
+    );
+    let row = plain
+        .inventory
+        .iter()
+        .find(|r| r.status == InventoryStatus::PastRetention)
+        .unwrap();
+    assert_eq!(row.note, "past retention since 2026-07-01");
+    for (state, named) in [("pending", true), ("approved", true), ("rejected", false)] {
+        i.requests = vec![RequestRecord {
+            id: 4,
+            requested_by: "dba1".into(),
+            fingerprint: "cd".repeat(32),
+            state: state.into(),
+            needs_compliance: true,
+            partitions: vec!["auth_audit_log_2019_06".into()],
+        }];
+        let r = build(&i);
+        assert_eq!(
+            r.findings[0]
+                .explanation
+                .contains(&format!("cleanup request #4 by dba1 covers it ({state})")),
+            named,
+            "{state}: {}",
+            r.findings[0].explanation
+        );
+    }
 }
