@@ -127,6 +127,16 @@ fn is_asset(path: &str) -> bool {
 
 /// The request's Origin (or the origin of its Referer) must be the console's own.
 fn check_origin(headers: &HeaderMap, settings: &SecuritySettings) -> Result<(), String> {
+    // A browser sends each of these once; two (our own origin first, a foreign one second) would
+    // let a lenient reader check one and a proxy or framework believe the other.
+    for name in [header::ORIGIN, header::REFERER, header::HOST] {
+        if headers.get_all(&name).iter().count() > 1 {
+            return Err(format!(
+                "Refused: the request carries more than one {name} header, which no browser sends. \
+                 Nothing was changed."
+            ));
+        }
+    }
     let header_text = |name| {
         headers
             .get(name)
@@ -254,6 +264,23 @@ mod tests {
             h.insert(*k, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn repeated_origin_headers_are_refused() {
+        let own = SecuritySettings::default();
+        let mut h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
+        assert!(check_origin(&h, &own).is_ok());
+        h.append("origin", "http://evil.example".parse().unwrap());
+        let why = check_origin(&h, &own).unwrap_err();
+        assert!(why.contains("more than one origin header"), "{why}");
+        let mut h = headers(&[("origin", "http://127.0.0.1:3000")]);
+        h.append("host", "127.0.0.1:3000".parse().unwrap());
+        h.append("host", "evil.example".parse().unwrap());
+        assert!(check_origin(&h, &own).is_err());
     }
 
     #[test]
