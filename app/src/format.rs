@@ -11,21 +11,9 @@ pub fn bound_date(bound: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "—".to_string())
 }
 
-/// A count with thousands separators: `12,345`.
+/// A count with thousands separators: `12,345` (the same text the PDF report prints).
 pub fn count(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
+    partitioning::overview::thousands(n)
 }
 
 #[cfg(test)]

@@ -7,39 +7,13 @@ use super::layout::{col, num, Column, Layout, TableRow};
 use super::layout::{BAD_FILL, BAD_TEXT, BLACK, GOOD_FILL, GOOD_TEXT, GREY, NOTE_FILL};
 use crate::calendar::human_instant;
 use crate::compliance::{ComplianceReport, Severity};
+use crate::overview::{human_bytes, thousands};
 
 fn period(lower: Option<DateTime<Utc>>, upper: Option<DateTime<Utc>>) -> (String, String) {
     (
         lower.map(human_instant).unwrap_or_default(),
         upper.map(human_instant).unwrap_or_default(),
     )
-}
-
-/// Bytes as "1.2 MB" (decimal units, as the console shows them).
-fn size(bytes: i64) -> String {
-    let b = bytes as f64;
-    match bytes {
-        i64::MIN..=999 => format!("{bytes} B"),
-        1_000..=999_999 => format!("{:.1} kB", b / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1} MB", b / 1e6),
-        _ => format!("{:.2} GB", b / 1e9),
-    }
-}
-
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
 }
 
 pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
@@ -226,7 +200,7 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
                     to,
                     r.status.as_str().replace('_', " ").to_uppercase(),
                     thousands(r.rows),
-                    size(r.bytes),
+                    human_bytes(r.bytes),
                     r.note.clone(),
                 ],
                 fill: gap.then_some(BAD_FILL),
