@@ -297,3 +297,89 @@ async fn a_run_that_died_after_the_detach_is_finished_by_the_next() {
     assert!(!exists(pool, &part).await);
     assert_eq!(state(pool, id).await, RequestState::Executed);
 }
+
+/// pg_cron's path: `drop_old_partitions()` files the request for the audit log instead of dropping,
+/// with the fingerprint the Rust planner computes, so the console finds it, two people approve it
+/// and it runs like any other request.
+#[tokio::test]
+async fn drop_old_partitions_files_the_request_the_console_recognises() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = &db.pool;
+    let config = Config::default();
+    let older = old_audit_partition(pool, 8 * 12 + 2).await;
+    let old = old_audit_partition(pool, 8 * 12 + 1).await;
+    // Rows and statistics, so the row estimates bound into the fingerprint are not all zero.
+    sqlx::query(
+        "INSERT INTO auth_audit_log (id, \"timestamp\", user_id, event_type, outcome, ip_address, details)
+         SELECT gen_random_uuid(),
+                (date_trunc('month', (now() AT TIME ZONE 'UTC') - make_interval(months => m)) AT TIME ZONE 'UTC')
+                    + g * interval '1 hour',
+                gen_random_uuid(), 'login', 'success', '10.0.0.1', '{}'
+         FROM generate_series(97, 98) m, generate_series(0, 40 + m) g",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE auth_audit_log")
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let dropped: i32 = sqlx::query_scalar("SELECT drop_old_partitions()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(dropped, 0, "the audit log is an approval table");
+    assert!(exists(pool, &older).await && exists(pool, &old).await);
+    let (id, by, est_rows): (i64, String, i64) = sqlx::query_as(
+        "SELECT id, requested_by, (SELECT sum((a->>'est_rows')::bigint)::bigint
+                                   FROM jsonb_array_elements(actions) a)
+         FROM cleanup_requests",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(by.starts_with("sql:"), "{by}");
+    assert_eq!(est_rows, 41 + 97 + 41 + 98, "both months, with their rows");
+    assert_eq!(
+        approvals::file(pool, &config, &[], "dba1").await.unwrap(),
+        Filed::AlreadyOpen(id),
+        "the planner's fingerprint equals the one computed in SQL"
+    );
+    let _: i32 = sqlx::query_scalar("SELECT drop_old_partitions()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let requests: i64 = sqlx::query_scalar("SELECT count(*) FROM cleanup_requests")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(requests, 1, "a second run finds the open request");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_trail WHERE action = 'cleanup_requested' AND subject = $1",
+    )
+    .bind(format!("request:{id}"))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    for (who, role) in [("dba2", Role::Dba), ("carol", Role::Compliance)] {
+        approvals::decide(pool, id, who, role, Decision::Approve, "past 7 years")
+            .await
+            .unwrap();
+    }
+    match approvals::execute(pool, &config, id, "dba2", &quiet)
+        .await
+        .unwrap()
+    {
+        Executed::Ran { complete: true, .. } => {}
+        other => panic!("expected a complete run, got {other:?}"),
+    }
+    assert_eq!(state(pool, id).await, RequestState::Executed);
+    assert!(!exists(pool, &older).await && !exists(pool, &old).await);
+    assert!(
+        audit::verify(pool).await.unwrap().ok(),
+        "SQL appends keep the chain"
+    );
+}
