@@ -233,10 +233,10 @@ async fn cron_install_is_idempotent_and_remove_takes_only_our_jobs() {
 }
 
 /// pg_cron (1.4 here: whole minutes only) really runs create_partitions_if_needed() in the
-/// embedded cluster. Up to ~70 s, so it is not in the default run:
-/// `cargo nextest run -p partitioning --test scheduler --run-ignored all`.
+/// embedded cluster. It waits for pg_cron's next whole minute (up to ~70 s, mostly asleep, so
+/// other tests run meanwhile). The test cluster must have been started with pg_cron's settings:
+/// after upgrading from a build without them, `RUSTCARE_DATA_DIR=.data/test rustcare-partitions db stop`.
 #[tokio::test]
-#[ignore = "waits for pg_cron's next whole minute (up to 70 s)"]
 async fn pg_cron_runs_the_creation_function_in_the_embedded_cluster() {
     let db = TestDb::migrated().await.unwrap();
     cron_database(&db).await;

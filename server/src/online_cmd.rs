@@ -27,7 +27,7 @@ pub struct OnlineArgs {
     #[arg(long)]
     pub finish: bool,
     /// Rows copied per batch (one short transaction each).
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub batch_rows: i64,
     /// Pause between batches, in milliseconds (throttling).
     #[arg(long, default_value_t = 10)]

@@ -320,13 +320,19 @@ impl TableVerdict {
                 kinds.push(format!("{n} {}", kind.as_str().replace('_', " ")));
             }
         }
+        let (present_n, drops_n) = (
+            counted(present, "partition", "partitions"),
+            counted(drops, "disposal", "disposals"),
+        );
         let summary = if n_findings == 0 {
             format!(
-                "Compliant: {present} partitions present in the retention window, {drops} disposals in the period, no findings ({notes} notes)."
+                "Compliant: {present_n} present in the retention window, {drops_n} in the period, no findings ({}).",
+                counted(notes, "note", "notes")
             )
         } else {
             format!(
-                "{n_findings} findings: {}. {present} partitions present, {drops} disposals in the period.",
+                "{}: {}. {present_n} present, {drops_n} in the period.",
+                counted(n_findings, "finding", "findings"),
                 kinds.join(", ")
             )
         };
@@ -338,4 +344,9 @@ impl TableVerdict {
             summary,
         }
     }
+}
+
+/// `1 partition`, `3 partitions`: a report an auditor reads says it properly.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

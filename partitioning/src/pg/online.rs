@@ -54,7 +54,7 @@ pub struct OnlineOptions {
 impl Default for OnlineOptions {
     fn default() -> Self {
         OnlineOptions {
-            batch_rows: 5_000,
+            batch_rows: 1_000,
             pause: Duration::from_millis(10),
             lock_timeout: Duration::from_millis(100),
             swap_attempts: 60,
