@@ -23,7 +23,10 @@ test("table page: partitions paged, filtered and sorted on the server; charts wi
   await page.goto("/tables/sessions?status=future&sort=bounds&dir=desc");
   const [[future]] = sql(`
     SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'sessions'::regclass AND to_date(substr(c.relname, 10), 'YYYY_MM_DD') > (now() AT TIME ZONE 'UTC')::date`);
+    WHERE i.inhparent = 'sessions'::regclass
+      -- CASE, not AND: PostgreSQL may test the date against every pg_class row before the join.
+      AND CASE WHEN c.relname ~ '^sessions_[0-9]{4}_[0-9]{2}_[0-9]{2}$'
+               THEN to_date(substr(c.relname, 10), 'YYYY_MM_DD') > (now() AT TIME ZONE 'UTC')::date END`);
   await expect(page.getByTestId("partition-row")).toHaveCount(Math.min(50, Number(future)));
   const first = await page.getByTestId("partition-row").first().getAttribute("data-name");
   const [[newest]] = sql(`SELECT max(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass`);
