@@ -290,6 +290,78 @@ async fn a_migration_stopped_after_each_phase_resumes_and_loses_nothing() {
     check_nothing_lost(pool, &tally).await;
 }
 
+/// The failure CI met: rolling back (the live table partitioned), a backfill batch waits on a row
+/// that a concurrent update then moves to another partition; PostgreSQL answers 40001 and the batch
+/// must be run again, not the whole rollback abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_meeting_a_row_moved_across_partitions_is_retried() {
+    let db = at_005().await;
+    let pool = &db.pool;
+    let run = |migrate: bool, stop_after: Option<Phase>| {
+        let pool = pool.clone();
+        async move {
+            online::run(
+                &pool,
+                &Config::default(),
+                ManagedTable::Sessions,
+                migrate,
+                &OnlineOptions {
+                    stop_after,
+                    ..opts()
+                },
+                &|_, _| {},
+            )
+            .await
+        }
+    };
+    run(true, None).await.unwrap();
+    online::finish(pool, ManagedTable::Sessions, true)
+        .await
+        .unwrap();
+    let r = run(false, Some(Phase::Prepared)).await.unwrap();
+    assert_eq!(r.phase, Phase::Prepared);
+
+    // Another session moves the first row of the first batch a day on, and holds its lock.
+    let mut mover = pool.begin().await.unwrap();
+    let moved: String = sqlx::query_scalar(
+        "UPDATE sessions SET created_at = created_at + interval '1 day' \
+         WHERE id = (SELECT id FROM sessions ORDER BY created_at, id LIMIT 1) RETURNING id::text",
+    )
+    .fetch_one(&mut *mover)
+    .await
+    .unwrap();
+    let resumed = tokio::spawn(run(false, None));
+    // The batch waits on that row's lock (FOR SHARE) ...
+    let mut waited = false;
+    for _ in 0..200 {
+        waited = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE '%FOR SHARE%')",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waited {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(waited, "the backfill batch never waited on the moved row");
+    // ... and meets a row moved to another partition when the mover commits.
+    mover.commit().await.unwrap();
+    let r = resumed.await.unwrap().unwrap();
+    assert_eq!(r.phase, Phase::Swapped);
+    assert_eq!(relkind(pool, "sessions").await.as_deref(), Some("r"));
+    let (rows, found): (i64, bool) =
+        sqlx::query_as("SELECT count(*), bool_or(id::text = $1) FROM sessions")
+            .bind(&moved)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, SEEDED);
+    assert!(found, "the moved row is in the ordinary table");
+}
+
 #[tokio::test]
 async fn refusals_change_nothing() {
     let db = TestDb::migrated().await.unwrap();

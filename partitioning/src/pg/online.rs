@@ -344,29 +344,27 @@ async fn backfill(
     .fetch_one(pool)
     .await?;
     let batch = sql::backfill_batch(t, migrate);
+    let mut conflicts = 0u32;
     loop {
-        let mut tx = pool.begin().await?;
-        let row: Option<(i64, i64, DateTime<Utc>, String)> = sqlx::query_as(&batch)
-            .bind(state.cursor_key)
-            .bind(&state.cursor_id)
-            .bind(opts.batch_rows)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = match backfill_step(pool, t, &batch, state, opts.batch_rows).await {
+            Ok(row) => {
+                conflicts = 0;
+                row
+            }
+            // A concurrent write moved a row of this batch to another partition (or a deadlock):
+            // PostgreSQL asks for the transaction to be retried. The batch rolled back whole, the
+            // cursor did not move, and the capture trigger already mirrored the moved row.
+            Err(e) if is_transient(&e) && conflicts < MAX_BATCH_CONFLICTS => {
+                conflicts += 1;
+                tracing::info!(table = t.name(), conflicts, error = %e, "backfill: batch conflicted with a concurrent write; retrying");
+                backoff(conflicts).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let Some((read, inserted, key, id)) = row else {
-            tx.commit().await?;
             return Ok(());
         };
-        sqlx::query(
-            "UPDATE online_migration SET cursor_key = $2, cursor_id = $3, rows_copied = rows_copied + $4, \
-             updated_at = now() WHERE table_name = $1",
-        )
-        .bind(t.name())
-        .bind(key)
-        .bind(&id)
-        .bind(inserted)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         state.cursor_key = Some(key);
         state.cursor_id = id;
         state.rows_copied += inserted;
@@ -378,6 +376,41 @@ async fn backfill(
             tokio::time::sleep(opts.pause).await;
         }
     }
+}
+
+/// Consecutive conflicting attempts of one backfill batch before the run stops with the error.
+const MAX_BATCH_CONFLICTS: u32 = 20;
+
+/// One backfill batch and the cursor's advance, in one transaction: (rows read, rows inserted,
+/// last key, last id), or `None` when nothing is left.
+async fn backfill_step(
+    pool: &PgPool,
+    t: ManagedTable,
+    batch: &str,
+    state: &State,
+    batch_rows: i64,
+) -> Result<Option<(i64, i64, DateTime<Utc>, String)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(i64, i64, DateTime<Utc>, String)> = sqlx::query_as(batch)
+        .bind(state.cursor_key)
+        .bind(&state.cursor_id)
+        .bind(batch_rows)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some((_, inserted, key, id)) = &row {
+        sqlx::query(
+            "UPDATE online_migration SET cursor_key = $2, cursor_id = $3, rows_copied = rows_copied + $4, \
+             updated_at = now() WHERE table_name = $1",
+        )
+        .bind(t.name())
+        .bind(key)
+        .bind(id)
+        .bind(inserted)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// Rows and checksum per period, both tables in one snapshot; (periods, rows) when equal.
@@ -443,6 +476,14 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .and_then(|d| d.code())
         .is_some_and(|c| c == "55P03")
+}
+
+/// A serialization failure (e.g. a row locked by the batch was moved to another partition by a
+/// concurrent update) or a deadlock: the transaction rolled back and may simply be run again.
+fn is_transient(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40001" || c == "40P01")
 }
 
 async fn backoff(attempt: u32) {
