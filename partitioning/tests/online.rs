@@ -196,8 +196,9 @@ async fn migrate_then_rollback_under_writes_loses_nothing() {
     let kept = online::finish(pool, ManagedTable::Sessions, true)
         .await
         .unwrap();
-    assert_eq!(kept, "sessions_before_partitioning");
-    assert_eq!(relkind(pool, &kept).await, None);
+    assert_eq!(kept.kept, "sessions_before_partitioning");
+    assert_eq!(kept.rows_verified, None);
+    assert_eq!(relkind(pool, &kept.kept).await, None);
 
     let back = online::run(
         pool,
@@ -428,6 +429,7 @@ async fn figures_one_million_rows_under_load() {
     let load = |pool: PgPool, stop: Arc<AtomicBool>| {
         tokio::spawn(async move {
             let (mut ok, mut failed, mut worst, mut inserts) = (0u64, 0u64, Duration::ZERO, 0i64);
+            let mut slow = [0u64; 2]; // writes over 50 ms, over 100 ms
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
@@ -440,7 +442,10 @@ async fn figures_one_million_rows_under_load() {
                     sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = md5(($1 % 1000000 + 1)::text)")
                         .bind(n as i64 * 7919).execute(&pool).await
                 };
-                worst = worst.max(t0.elapsed());
+                let took = t0.elapsed();
+                worst = worst.max(took);
+                slow[0] += u64::from(took > Duration::from_millis(50));
+                slow[1] += u64::from(took > Duration::from_millis(100));
                 match r {
                     Ok(_) => {
                         ok += 1;
@@ -449,7 +454,7 @@ async fn figures_one_million_rows_under_load() {
                     Err(_) => failed += 1,
                 }
             }
-            (ok, failed, worst, inserts)
+            (ok, failed, worst, inserts, slow)
         })
     };
     for migrate_dir in [true, false] {
@@ -462,6 +467,13 @@ async fn figures_one_million_rows_under_load() {
             load(pool.clone(), stop.clone()),
             load(pool.clone(), stop.clone()),
         ];
+        println!(
+            "START {}: load average {}",
+            if migrate_dir { "migrate" } else { "rollback" },
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+        );
         let t0 = std::time::Instant::now();
         let r = online::run(
             pool,
@@ -476,9 +488,12 @@ async fn figures_one_million_rows_under_load() {
         let took = t0.elapsed();
         stop.store(true, Ordering::Relaxed);
         let (mut ok, mut failed, mut worst, mut inserted) = (0, 0, Duration::ZERO, 0);
+        let mut slow = [0u64; 2];
         for w in writers {
-            let (o, f, x, i) = w.await.unwrap();
+            let (o, f, x, i, s) = w.await.unwrap();
             inserted += i;
+            slow[0] += s[0];
+            slow[1] += s[1];
             ok += o;
             failed += f;
             worst = worst.max(x);
@@ -487,10 +502,17 @@ async fn figures_one_million_rows_under_load() {
             .fetch_one(pool)
             .await
             .unwrap();
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!(
             "FIGURE {}: {before} rows before, {after} after, {inserted} inserted; {took:.1?} total; \
-             {ok} writes ok, {failed} failed; longest write {worst:.1?}; swap {} ms in {} attempt(s)",
-            r.direction, r.swap_ms, r.swap_attempts
+             {ok} writes ok, {failed} failed; longest write {worst:.1?}, {} over 50 ms, {} over 100 ms; \
+             swap {} ms in {} attempt(s); load average at the end {}",
+            r.direction,
+            slow[0],
+            slow[1],
+            r.swap_ms,
+            r.swap_attempts,
+            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         );
         assert_eq!(failed, 0);
         assert_eq!(after, before + inserted, "no row lost");

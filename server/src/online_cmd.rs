@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use partitioning::pg::audit::{self, AuditEvent};
 use partitioning::pg::migrate;
-use partitioning::pg::online::{self, OnlineError, OnlineOptions, Phase};
+use partitioning::pg::online::{self, OnlineError, OnlineOptions, PausePoint, Phase};
 use sqlx::PgPool;
 
 use crate::context::{print_json, Ctx, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE};
@@ -33,7 +33,8 @@ pub struct OnlineArgs {
     #[arg(long, default_value_t = 10)]
     pub pause_ms: u64,
     /// How long the final swap may wait for its lock per attempt, in milliseconds; retried.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    /// Writes queue behind it meanwhile, so keep it under what the application can wait.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub lock_timeout_ms: u64,
 }
 
@@ -45,25 +46,47 @@ pub async fn run(ctx: &Ctx, args: &OnlineArgs, migrate_dir: bool) -> anyhow::Res
     let stop_after = std::env::var("RUSTCARE_ONLINE_STOP_AFTER")
         .ok()
         .and_then(|s| Phase::parse(s.trim()));
+    // Test hook: wait at a point until killed (kill -9 tests); see `PausePoint`.
+    let pause_at = std::env::var("RUSTCARE_ONLINE_PAUSE_AT")
+        .ok()
+        .and_then(|s| PausePoint::parse(s.trim()));
     let opts = OnlineOptions {
         batch_rows: args.batch_rows,
         pause: Duration::from_millis(args.pause_ms),
         lock_timeout: Duration::from_millis(args.lock_timeout_ms),
         stop_after,
+        pause_at,
         ..OnlineOptions::default()
     };
     let mut code = EXIT_OK;
     let mut reports = Vec::new();
     for t in ctx.tables() {
         let outcome = if args.finish {
-            online::finish(pool, t, migrate_dir).await.map(|kept| {
-                println!(
-                    "{}: dropped {kept}; the {word} of {} is finished",
-                    t.name(),
-                    t.name()
-                );
-                None
-            })
+            match online::finish(pool, t, migrate_dir).await {
+                Ok(f) => {
+                    let verified = f
+                        .rows_verified
+                        .map(|n| format!(" after verifying its {n} rows are in {}", t.name()))
+                        .unwrap_or_default();
+                    println!(
+                        "{}: dropped {}{verified}; the {word} of {} is finished",
+                        t.name(),
+                        f.kept,
+                        t.name()
+                    );
+                    let detail = serde_json::to_value(&f).unwrap_or_default();
+                    audit_event(
+                        pool,
+                        ctx,
+                        &format!("{word}_kept_table_dropped"),
+                        t.name(),
+                        detail,
+                    )
+                    .await;
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         } else {
             audit_event(
                 pool,

@@ -5,37 +5,41 @@
 //!    partition for every period holding a row and the window ahead), then, in one short
 //!    transaction under `lock_timeout`, a trigger mirroring every write of the live table into the
 //!    shadow inside the writing transaction, and the state row (`online_migration`).
-//! 2. **backfill** in batches of rows in (key, id) order, each row locked `FOR SHARE` while it is
-//!    copied (so a concurrent update or delete waits for the batch and is then mirrored), the
-//!    cursor committed with each batch; throttled by a pause between batches.
+//! 2. **backfill** in batches read along a primary-key index (migrate: the table's, by id;
+//!    rollback: partition by partition in bound order, each by its own), each row locked
+//!    `FOR SHARE` while it is copied (so a concurrent update or delete waits for the batch and is
+//!    then mirrored), the cursor committed with each batch; throttled by a pause between batches.
 //! 3. **verify**: rows and a checksum per period, both tables read in one REPEATABLE READ snapshot
 //!    (the trigger keeps them equal in every snapshot).
-//! 4. **swap** in one short transaction under `lock_timeout`, retried with backoff: the trigger is
-//!    dropped, the live table and its keys are renamed to the kept name, the shadow takes the
+//! 4. **swap** in one short transaction under `lock_timeout` (one statement while the locks are
+//!    held), retried with backoff: the trigger is dropped, the live table and its keys are renamed to the kept name, the shadow takes the
 //!    table's name and key names. The kept table stays until `--finish` drops it.
 //!
 //! Every phase commits with its state, so a run killed anywhere (kill -9) resumes from the state
 //! row; a shadow left by a prepare killed before its state was written is empty and is rebuilt.
 
+mod backfill;
 mod layout;
 mod prepare;
 mod sql;
 mod swap;
+mod verify;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::table::ManagedTable;
 
 pub use layout::{kept_name, shadow_name};
-pub use swap::finish;
+pub use swap::{finish, Finished};
 
+use backfill::backfill;
 use prepare::prepare;
 use swap::swap;
+use verify::verify;
 
 /// What `run` may be told; the defaults suit production.
 #[derive(Debug, Clone)]
@@ -49,6 +53,8 @@ pub struct OnlineOptions {
     pub swap_attempts: u32,
     /// Stop after this phase (tests of resuming; the CLI's `RUSTCARE_ONLINE_STOP_AFTER`).
     pub stop_after: Option<Phase>,
+    /// Wait at this point until killed (tests of `kill -9`; the CLI's `RUSTCARE_ONLINE_PAUSE_AT`).
+    pub pause_at: Option<PausePoint>,
 }
 
 impl Default for OnlineOptions {
@@ -56,9 +62,12 @@ impl Default for OnlineOptions {
         OnlineOptions {
             batch_rows: 1_000,
             pause: Duration::from_millis(10),
-            lock_timeout: Duration::from_millis(100),
+            // Writers queue behind a waiting lock request: the wait they see is this plus the
+            // (one round trip) swap, so it stays under the 100 ms the application can bear.
+            lock_timeout: Duration::from_millis(50),
             swap_attempts: 60,
             stop_after: None,
+            pause_at: None,
         }
     }
 }
@@ -95,6 +104,52 @@ impl Phase {
         .into_iter()
         .find(|p| p.as_str() == s)
     }
+}
+
+/// Where a run can be told to wait until it is killed: a test hook for `kill -9` at a point that
+/// is otherwise too brief to hit (never set in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PausePoint {
+    /// Prepare: the shadow committed, no capture trigger nor state row yet.
+    Shadow,
+    /// Inside a backfill batch (not the first), its rows locked and copied, not committed.
+    Batch,
+    /// Inside the verification snapshot, after reading the live table.
+    Verify,
+    /// Inside the swap transaction, the tables renamed under lock, not committed.
+    Swap,
+}
+
+impl PausePoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PausePoint::Shadow => "shadow",
+            PausePoint::Batch => "batch",
+            PausePoint::Verify => "verify",
+            PausePoint::Swap => "swap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PausePoint> {
+        [
+            PausePoint::Shadow,
+            PausePoint::Batch,
+            PausePoint::Verify,
+            PausePoint::Swap,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// Logs that the run waits at `p`, then waits (ten minutes) for the kill the test sends.
+async fn pause_point(p: PausePoint) {
+    tracing::warn!(
+        point = p.as_str(),
+        "online: paused at {} (RUSTCARE_ONLINE_PAUSE_AT); waiting to be killed",
+        p.as_str()
+    );
+    tokio::time::sleep(Duration::from_secs(600)).await;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,13 +189,53 @@ pub type Progress<'a> = &'a (dyn Fn(i64, i64) + Send + Sync);
 
 const STATE_DDL: &str = include_str!("online/state.sql");
 
-type StateRow = (String, String, Option<DateTime<Utc>>, String, i64);
+type StateRow = (String, String, String, String, String, i64);
+
+/// What the saved backfill cursor means (`online_migration.cursor_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorKind {
+    /// Migrate: `cursor_id` is the last id copied, in primary-key order.
+    Id,
+    /// Rollback: `cursor_key` is the lower bound of the partition being copied, `cursor_id` the
+    /// last id copied from it.
+    PartitionId,
+    /// Written by an older version (the last (partition key, id) pair), or unknown: not resumed
+    /// from, the backfill starts again.
+    Other,
+}
+
+impl CursorKind {
+    fn for_direction(migrate: bool) -> CursorKind {
+        if migrate {
+            CursorKind::Id
+        } else {
+            CursorKind::PartitionId
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CursorKind::Id => "id",
+            CursorKind::PartitionId => "partition_id",
+            CursorKind::Other => "other",
+        }
+    }
+
+    fn parse(s: &str) -> CursorKind {
+        match s {
+            "id" => CursorKind::Id,
+            "partition_id" => CursorKind::PartitionId,
+            _ => CursorKind::Other,
+        }
+    }
+}
 
 struct State {
     migrate: bool,
     phase: Phase,
-    /// None before the first batch ('-infinity' in the table, which chrono cannot hold).
-    cursor_key: Option<DateTime<Utc>>,
+    cursor_kind: CursorKind,
+    /// A timestamptz as PostgreSQL prints it ('-infinity' at the start); sent back as text.
+    cursor_key: String,
     cursor_id: String,
     rows_copied: i64,
 }
@@ -265,7 +360,7 @@ async fn drive(
         if stop(Phase::Backfilled) {
             return Ok(done(report, &state));
         }
-        let (periods, rows) = verify(pool, t, migrate).await?;
+        let (periods, rows) = verify(pool, t, migrate, opts).await?;
         report.periods_verified = periods;
         report.rows_verified = rows;
         set_phase(pool, t, Phase::Verified).await?;
@@ -291,21 +386,22 @@ fn done(mut report: OnlineReport, state: &State) -> OnlineReport {
 
 async fn load_state(pool: &PgPool, t: ManagedTable) -> Result<Option<State>, OnlineError> {
     let row: Option<StateRow> = sqlx::query_as(
-        "SELECT direction, phase, nullif(cursor_key, '-infinity'), cursor_id, rows_copied \
+        "SELECT direction, phase, cursor_kind, cursor_key::text, cursor_id, rows_copied \
          FROM online_migration WHERE table_name = $1",
     )
     .bind(t.name())
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.map(|(dir, phase, cursor_key, cursor_id, rows_copied)| State {
+    Ok(row.map(
+        |(dir, phase, kind, cursor_key, cursor_id, rows_copied)| State {
             migrate: dir == "migrate",
             phase: Phase::parse(&phase).unwrap_or(Phase::Prepared),
+            cursor_kind: CursorKind::parse(&kind),
             cursor_key,
             cursor_id,
             rows_copied,
-        }),
-    )
+        },
+    ))
 }
 
 async fn set_phase(pool: &PgPool, t: ManagedTable, phase: Phase) -> Result<(), sqlx::Error> {
@@ -326,137 +422,6 @@ async fn relkind(pool: &PgPool, name: &str) -> Result<Option<String>, sqlx::Erro
     .fetch_optional(pool)
     .await
     .map(Option::flatten)
-}
-
-async fn backfill(
-    pool: &PgPool,
-    t: ManagedTable,
-    migrate: bool,
-    opts: &OnlineOptions,
-    state: &mut State,
-    progress: Progress<'_>,
-) -> Result<(), OnlineError> {
-    let estimate: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_partition_tree(to_regclass(quote_ident($1))) r \
-         JOIN pg_class c ON c.oid = r.relid",
-    )
-    .bind(t.name())
-    .fetch_one(pool)
-    .await?;
-    let batch = sql::backfill_batch(t, migrate);
-    let mut conflicts = 0u32;
-    loop {
-        let row = match backfill_step(pool, t, &batch, state, opts.batch_rows).await {
-            Ok(row) => {
-                conflicts = 0;
-                row
-            }
-            // A concurrent write moved a row of this batch to another partition (or a deadlock):
-            // PostgreSQL asks for the transaction to be retried. The batch rolled back whole, the
-            // cursor did not move, and the capture trigger already mirrored the moved row.
-            Err(e) if is_transient(&e) && conflicts < MAX_BATCH_CONFLICTS => {
-                conflicts += 1;
-                tracing::info!(table = t.name(), conflicts, error = %e, "backfill: batch conflicted with a concurrent write; retrying");
-                backoff(conflicts).await;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some((read, inserted, key, id)) = row else {
-            return Ok(());
-        };
-        state.cursor_key = Some(key);
-        state.cursor_id = id;
-        state.rows_copied += inserted;
-        progress(state.rows_copied, estimate.max(state.rows_copied));
-        if read < opts.batch_rows {
-            return Ok(());
-        }
-        if !opts.pause.is_zero() {
-            tokio::time::sleep(opts.pause).await;
-        }
-    }
-}
-
-/// Consecutive conflicting attempts of one backfill batch before the run stops with the error.
-const MAX_BATCH_CONFLICTS: u32 = 20;
-
-/// One backfill batch and the cursor's advance, in one transaction: (rows read, rows inserted,
-/// last key, last id), or `None` when nothing is left.
-async fn backfill_step(
-    pool: &PgPool,
-    t: ManagedTable,
-    batch: &str,
-    state: &State,
-    batch_rows: i64,
-) -> Result<Option<(i64, i64, DateTime<Utc>, String)>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let row: Option<(i64, i64, DateTime<Utc>, String)> = sqlx::query_as(batch)
-        .bind(state.cursor_key)
-        .bind(&state.cursor_id)
-        .bind(batch_rows)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some((_, inserted, key, id)) = &row {
-        sqlx::query(
-            "UPDATE online_migration SET cursor_key = $2, cursor_id = $3, rows_copied = rows_copied + $4, \
-             updated_at = now() WHERE table_name = $1",
-        )
-        .bind(t.name())
-        .bind(key)
-        .bind(id)
-        .bind(inserted)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(row)
-}
-
-/// Rows and checksum per period, both tables in one snapshot; (periods, rows) when equal.
-async fn verify(
-    pool: &PgPool,
-    t: ManagedTable,
-    migrate: bool,
-) -> Result<(usize, i64), OnlineError> {
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let live: Vec<(String, i64, String)> = sqlx::query_as(&sql::per_period(t, t.name()))
-        .fetch_all(&mut *tx)
-        .await?;
-    let shadow: Vec<(String, i64, String)> =
-        sqlx::query_as(&sql::per_period(t, &shadow_name(t, migrate)))
-            .fetch_all(&mut *tx)
-            .await?;
-    tx.commit().await?;
-    if live != shadow {
-        let diff = live
-            .iter()
-            .zip(shadow.iter())
-            .find(|(a, b)| a != b)
-            .map(|(a, b)| {
-                format!(
-                    "period {}: {} rows live, {} rows in the copy ({} vs {} period(s))",
-                    a.0,
-                    a.1,
-                    b.1,
-                    live.len(),
-                    shadow.len()
-                )
-            })
-            .unwrap_or_else(|| {
-                format!(
-                    "{} period(s) live, {} in the copy",
-                    live.len(),
-                    shadow.len()
-                )
-            });
-        return Err(OnlineError::Verify(format!("{}: {diff}", t.name())));
-    }
-    Ok((live.len(), live.iter().map(|r| r.1).sum()))
 }
 
 async fn set_lock_timeout(

@@ -5,8 +5,8 @@
 use sqlx::PgPool;
 
 use super::{
-    backoff, is_lock_timeout, kept_name, relkind, set_lock_timeout, shadow_name, sql, OnlineError,
-    OnlineOptions,
+    backoff, is_lock_timeout, kept_name, pause_point, relkind, set_lock_timeout, shadow_name, sql,
+    CursorKind, OnlineError, OnlineOptions, PausePoint,
 };
 use crate::config::Config;
 use crate::table::{quote_ident, ManagedTable};
@@ -89,29 +89,36 @@ pub(super) async fn prepare(
             .await?;
     }
     tx.commit().await?;
+    if opts.pause_at == Some(PausePoint::Shadow) {
+        // The shadow exists, no trigger nor state yet: a rerun must rebuild it.
+        pause_point(PausePoint::Shadow).await;
+    }
 
-    // The trigger takes SHARE ROW EXCLUSIVE on the live table: briefly, under lock_timeout.
+    // The trigger takes SHARE ROW EXCLUSIVE on the live table: briefly, under lock_timeout, and
+    // last in its transaction so the lock is held only until the commit.
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut tx = pool.begin().await?;
         set_lock_timeout(&mut tx, opts.lock_timeout).await?;
         let res: Result<(), sqlx::Error> = async {
-            sqlx::query(&sql::capture_function(t, migrate)).execute(&mut *tx).await?;
-            sqlx::query(&sql::capture_trigger(t)).execute(&mut *tx).await?;
             sqlx::query(
-                "INSERT INTO online_migration (table_name, direction, phase, shadow_name, kept_name) \
-                 VALUES ($1, $2, 'prepared', $3, $4) ON CONFLICT (table_name) DO UPDATE SET \
+                "INSERT INTO online_migration (table_name, direction, phase, shadow_name, kept_name, cursor_kind) \
+                 VALUES ($1, $2, 'prepared', $3, $4, $5) ON CONFLICT (table_name) DO UPDATE SET \
                  direction = EXCLUDED.direction, phase = 'prepared', shadow_name = EXCLUDED.shadow_name, \
-                 kept_name = EXCLUDED.kept_name, rows_copied = 0, cursor_key = '-infinity', \
-                 cursor_id = '00000000-0000-0000-0000-000000000000', started_at = now(), updated_at = now()",
+                 kept_name = EXCLUDED.kept_name, rows_copied = 0, cursor_kind = EXCLUDED.cursor_kind, \
+                 cursor_key = '-infinity', cursor_id = '00000000-0000-0000-0000-000000000000', \
+                 started_at = now(), updated_at = now()",
             )
             .bind(name)
             .bind(if migrate { "migrate" } else { "rollback" })
             .bind(&shadow)
             .bind(&kept)
+            .bind(CursorKind::for_direction(migrate).as_str())
             .execute(&mut *tx)
             .await?;
+            sqlx::query(&sql::capture_function(t, migrate)).execute(&mut *tx).await?;
+            sqlx::query(&sql::capture_trigger(t)).execute(&mut *tx).await?;
             Ok(())
         }
         .await;

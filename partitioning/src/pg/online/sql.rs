@@ -133,21 +133,60 @@ pub fn capture_trigger(t: ManagedTable) -> String {
     )
 }
 
-/// One batch: the next `$3` rows after the cursor ($1 key, NULL at the start; $2 id), row-locked FOR SHARE so no
-/// write can change them until this batch commits, copied into the shadow. Returns (rows read,
-/// rows inserted, last key, last id); no row when nothing is left.
-pub fn backfill_batch(t: ManagedTable, migrate: bool) -> String {
-    let key = key_col(t);
+/// One batch from `source` (the live table, or one of its partitions; already quoted): the next
+/// `$2` rows with an id after `$1`, read along the primary-key index and row-locked FOR SHARE so
+/// no write can change them until this batch commits, copied into the shadow. Returns (rows read,
+/// rows inserted, last id), the last id NULL when nothing is left.
+pub fn backfill_batch(source: &str, shadow: &str, columns: &str) -> String {
     format!(
         "WITH src AS (
-            SELECT * FROM {live}
-            WHERE {key} >= coalesce($1, '-infinity') AND ({key}, id) > (coalesce($1, '-infinity'), $2::uuid)
-            ORDER BY {key}, id LIMIT $3 FOR SHARE),
-         ins AS (INSERT INTO {shadow} SELECT * FROM src ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins), l.{key}, l.id::text
-         FROM (SELECT {key}, id FROM src ORDER BY {key} DESC, id DESC LIMIT 1) AS l",
-        live = quote_ident(t.name()),
-        shadow = quote_ident(&layout::shadow_name(t, migrate)),
+            SELECT {columns} FROM {source} WHERE id > $1::uuid ORDER BY id LIMIT $2 FOR SHARE),
+         ins AS (INSERT INTO {shadow} ({columns}) SELECT {columns} FROM src ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins),
+                (SELECT s.id FROM src AS s ORDER BY s.id DESC LIMIT 1)::text",
+        shadow = quote_ident(shadow),
+    )
+}
+
+/// A string literal (the names here are ours, but quoted all the same).
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The swap as one statement, so the locks are held for one round trip, not one per rename:
+/// the capture trigger dropped, the live table and its indexes (and so its keys) renamed to the
+/// kept name and `__old` names, the shadow and its `__new` indexes to the final names.
+pub fn swap_block(t: ManagedTable, migrate: bool) -> String {
+    let live = quote_ident(t.name());
+    let shadow = quote_ident(&layout::shadow_name(t, migrate));
+    let kept = quote_ident(&layout::kept_name(t, migrate));
+    let capture = quote_ident(&layout::capture_name(t));
+    let (old, new) = (layout::OLD, NEW);
+    format!(
+        "DO $swap$
+DECLARE
+    ix record;
+BEGIN
+    LOCK TABLE {live}, {shadow} IN ACCESS EXCLUSIVE MODE;
+    DROP TRIGGER IF EXISTS {capture} ON {live};
+    FOR ix IN SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid = {live_lit}::regclass AND right(c.relname, {old_len}) <> {old_lit} LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', ix.name, left(ix.name || {old_lit}, 63));
+    END LOOP;
+    ALTER TABLE {live} RENAME TO {kept};
+    FOR ix IN SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid = {shadow_lit}::regclass AND right(c.relname, {new_len}) = {new_lit} LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', ix.name, left(ix.name, length(ix.name) - {new_len}));
+    END LOOP;
+    ALTER TABLE {shadow} RENAME TO {live};
+    DROP FUNCTION IF EXISTS {capture}();
+END $swap$",
+        live_lit = lit(&live),
+        shadow_lit = lit(&shadow),
+        old_lit = lit(old),
+        new_lit = lit(new),
+        old_len = old.len(),
+        new_len = new.len(),
     )
 }
 

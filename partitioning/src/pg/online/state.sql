@@ -23,3 +23,9 @@ CREATE TABLE IF NOT EXISTS online_migration (
 ALTER TABLE online_migration
     ADD COLUMN IF NOT EXISTS cursor_key timestamptz NOT NULL DEFAULT '-infinity',
     ADD COLUMN IF NOT EXISTS cursor_id  text        NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000';
+-- What the cursor means: 'id' (migrate: the last id copied, in primary-key order), 'partition_id'
+-- (rollback: cursor_key is the lower bound of the partition being copied, cursor_id the last id
+-- copied from it). Rows from before this column ('key_id': the last (partition key, id) pair) are
+-- never read with the new meaning: the backfill copies again from the first row.
+ALTER TABLE online_migration
+    ADD COLUMN IF NOT EXISTS cursor_kind text NOT NULL DEFAULT 'key_id';

@@ -2,11 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use sqlx::PgPool;
 
 use super::{
-    backoff, is_lock_timeout, kept_name, layout, load_state, set_lock_timeout, shadow_name,
-    OnlineError, OnlineOptions, Phase, STATE_DDL,
+    backoff, is_lock_timeout, kept_name, load_state, pause_point, set_lock_timeout, sql,
+    OnlineError, OnlineOptions, PausePoint, Phase, STATE_DDL,
 };
 use crate::table::{quote_ident, ManagedTable};
 
@@ -17,8 +18,7 @@ pub(super) async fn swap(
     opts: &OnlineOptions,
 ) -> Result<(u32, u64), OnlineError> {
     let name = t.name();
-    let shadow = shadow_name(t, migrate);
-    let kept = kept_name(t, migrate);
+    let block = sql::swap_block(t, migrate);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -26,45 +26,16 @@ pub(super) async fn swap(
         let mut tx = pool.begin().await?;
         set_lock_timeout(&mut tx, opts.lock_timeout).await?;
         let res: Result<(), sqlx::Error> = async {
-            sqlx::query(&format!("LOCK TABLE {}, {} IN ACCESS EXCLUSIVE MODE", quote_ident(name), quote_ident(&shadow)))
-                .execute(&mut *tx)
-                .await?;
-            let capture = quote_ident(&layout::capture_name(t));
-            sqlx::query(&format!("DROP TRIGGER IF EXISTS {capture} ON {}", quote_ident(name)))
-                .execute(&mut *tx)
-                .await?;
-            for (rel, from_suffix, to_suffix) in [(name, "", layout::OLD), (shadow.as_str(), layout::NEW, "")] {
-                let indexes: Vec<String> = sqlx::query_scalar(
-                    "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                     WHERE i.indrelid = to_regclass(quote_ident($1))",
-                )
-                .bind(rel)
-                .fetch_all(&mut *tx)
-                .await?;
-                for idx in indexes {
-                    let Some(base) = idx.strip_suffix(from_suffix) else { continue };
-                    if from_suffix.is_empty() && idx.ends_with(layout::OLD) {
-                        continue;
-                    }
-                    let new_name: String = format!("{base}{to_suffix}").chars().take(63).collect();
-                    sqlx::query(&format!("ALTER INDEX {} RENAME TO {}", quote_ident(&idx), quote_ident(&new_name)))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if from_suffix.is_empty() {
-                    sqlx::query(&format!("ALTER TABLE {} RENAME TO {}", quote_ident(name), quote_ident(&kept)))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            sqlx::query(&format!("ALTER TABLE {} RENAME TO {}", quote_ident(&shadow), quote_ident(name)))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(&format!("DROP FUNCTION IF EXISTS {capture}()")).execute(&mut *tx).await?;
+            // The state row first: its row lock costs the application nothing.
             sqlx::query("UPDATE online_migration SET phase = 'swapped', updated_at = now() WHERE table_name = $1")
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(&block).persistent(false).execute(&mut *tx).await?;
+            if opts.pause_at == Some(PausePoint::Swap) {
+                // Renamed under lock, not committed: a kill here must leave the tables as they were.
+                pause_point(PausePoint::Swap).await;
+            }
             Ok(())
         }
         .await;
@@ -89,8 +60,21 @@ pub(super) async fn swap(
     }
 }
 
+/// What `finish` dropped.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finished {
+    pub kept: String,
+    /// Rows of the kept copy verified present in the live table just before the drop (the
+    /// audit log's rollback, through migration 014's `rustcare_finish_audit_rollback()`).
+    pub rows_verified: Option<i64>,
+}
+
 /// After a swap: drops the kept table (and the partition helper), ending the run.
-pub async fn finish(pool: &PgPool, t: ManagedTable, migrate: bool) -> Result<String, OnlineError> {
+pub async fn finish(
+    pool: &PgPool,
+    t: ManagedTable,
+    migrate: bool,
+) -> Result<Finished, OnlineError> {
     sqlx::raw_sql(STATE_DDL).execute(pool).await?;
     let state = load_state(pool, t).await?;
     let kept = kept_name(t, migrate);
@@ -111,6 +95,9 @@ pub async fn finish(pool: &PgPool, t: ManagedTable, migrate: bool) -> Result<Str
             )));
         }
     }
+    if t == ManagedTable::AuthAuditLog && !migrate {
+        return finish_audit_rollback(pool, kept).await;
+    }
     let mut tx = pool.begin().await?;
     set_lock_timeout(&mut tx, Duration::from_secs(3)).await?;
     sqlx::query(&format!("DROP TABLE IF EXISTS {}", quote_ident(&kept)))
@@ -129,5 +116,69 @@ pub async fn finish(pool: &PgPool, t: ManagedTable, migrate: bool) -> Result<Str
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(kept)
+    Ok(Finished {
+        kept,
+        rows_verified: None,
+    })
+}
+
+/// The audit log's kept copy holds partitions inside retention, which the drop guard protects:
+/// migration 014's function verifies every row is in the live table, records each drop and drops
+/// the copy past the guard, in one transaction. Without 014 the guard refuses, and we say why.
+async fn finish_audit_rollback(pool: &PgPool, kept: String) -> Result<Finished, OnlineError> {
+    let has_014: bool = sqlx::query_scalar(
+        "SELECT to_regprocedure('rustcare_finish_audit_rollback()') IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    let res: Result<i64, sqlx::Error> = if has_014 {
+        sqlx::query_scalar("SELECT rustcare_finish_audit_rollback()")
+            .fetch_one(pool)
+            .await
+    } else {
+        sqlx::query(&format!("DROP TABLE {}", quote_ident(&kept)))
+            .execute(pool)
+            .await
+            .map(|_| -1)
+    };
+    match res {
+        Ok(-1) => {
+            sqlx::query(
+                "UPDATE online_migration SET phase = 'finished', updated_at = now() WHERE table_name = 'auth_audit_log'",
+            )
+            .execute(pool)
+            .await?;
+            Ok(Finished {
+                kept,
+                rows_verified: None,
+            })
+        }
+        Ok(rows) => Ok(Finished {
+            kept,
+            rows_verified: Some(rows),
+        }),
+        Err(e) => {
+            let Some(db) = e.as_database_error() else {
+                return Err(e.into());
+            };
+            let hint = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|p| p.hint())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            match db.code().as_deref() {
+                Some("42501") if !has_014 => Err(OnlineError::Refused(format!(
+                    "auth_audit_log: {kept} holds audit partitions inside retention and the drop guard refused: {}; \
+                     apply migration 014 (`rustcare-partitions db migrate`) so `rollback --finish` can verify every row \
+                     is in auth_audit_log and drop the copy, or keep it",
+                    db.message()
+                ))),
+                Some("42501") | Some("55000") => Err(OnlineError::Refused(format!(
+                    "auth_audit_log: {kept} kept, nothing dropped: {}{hint}",
+                    db.message()
+                ))),
+                _ => Err(e.into()),
+            }
+        }
+    }
 }

@@ -1,0 +1,196 @@
+//! Backfill: copies the live table's rows into the shadow in short batches, each batch walking an
+//! index so it reads only the rows it copies (no sort, whatever the table's size):
+//!
+//! - **migrate** (live table ordinary): by primary key, `id > cursor ORDER BY id`;
+//! - **rollback** (live table partitioned, with no index on the partition key alone): partition by
+//!   partition in bound order, within each by its primary-key index (`(id, key)`), the cursor being
+//!   the partition's lower bound and the last id copied from it.
+//!
+//! A row a concurrent update moves behind the cursor (to an earlier id order or partition) is not
+//! missed: the capture trigger mirrored that update into the shadow when it committed. A row moved
+//! ahead is met again and skipped (`ON CONFLICT DO NOTHING`: the trigger already wrote its current
+//! version). The verification then compares both tables period by period.
+//!
+//! Batch statements are sent unprepared (`persistent(false)`): PostgreSQL plans each with its
+//! real cursor value, never a generic plan chosen after five executions.
+
+use sqlx::PgPool;
+
+use super::{
+    backoff, is_transient, pause_point, shadow_name, sql, CursorKind, OnlineError, OnlineOptions,
+    PausePoint, Progress, State,
+};
+use crate::table::ManagedTable;
+
+/// The id before every uuid: the start of a partition (or of the table).
+pub(super) const FIRST_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Consecutive conflicting attempts of one backfill batch before the run stops with the error.
+const MAX_BATCH_CONFLICTS: u32 = 20;
+
+pub(super) async fn backfill(
+    pool: &PgPool,
+    t: ManagedTable,
+    migrate: bool,
+    opts: &OnlineOptions,
+    state: &mut State,
+    progress: Progress<'_>,
+) -> Result<(), OnlineError> {
+    let want = CursorKind::for_direction(migrate);
+    if state.cursor_kind != want {
+        // A state written by an older version (cursor on (partition key, id)), or by the other
+        // direction: never read with the new meaning. Copying again from the start is safe (rows
+        // already in the copy are skipped), only slower.
+        tracing::warn!(
+            table = t.name(),
+            found = state.cursor_kind.as_str(),
+            "backfill: the saved cursor is in another format; copying again from the first row \
+             (rows already copied are skipped)"
+        );
+        sqlx::query(
+            "UPDATE online_migration SET cursor_kind = $2, cursor_key = '-infinity', cursor_id = $3, \
+             updated_at = now() WHERE table_name = $1",
+        )
+        .bind(t.name())
+        .bind(want.as_str())
+        .bind(FIRST_ID)
+        .execute(pool)
+        .await?;
+        state.cursor_kind = want;
+        state.cursor_key = "-infinity".to_string();
+        state.cursor_id = FIRST_ID.to_string();
+    }
+    let estimate: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_partition_tree(to_regclass(quote_ident($1))) r \
+         JOIN pg_class c ON c.oid = r.relid",
+    )
+    .bind(t.name())
+    .fetch_one(pool)
+    .await?;
+    let columns: String = sqlx::query_scalar(
+        "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute \
+         WHERE attrelid = to_regclass(quote_ident($1)) AND attnum > 0 AND NOT attisdropped",
+    )
+    .bind(t.name())
+    .fetch_one(pool)
+    .await?;
+    let shadow = shadow_name(t, migrate);
+    if migrate {
+        let batch = sql::backfill_batch(&crate::table::quote_ident(t.name()), &shadow, &columns);
+        let key = state.cursor_key.clone();
+        return copy_source(pool, t, opts, state, progress, estimate, &batch, &key).await;
+    }
+    // Partitions in bound order from the cursor's on (the default partition last); partitions
+    // made after this list hold only rows the trigger mirrored.
+    let parts: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT p.rel, p.lower::text, p.lower = $2::timestamptz FROM (
+             SELECT c.oid::regclass::text AS rel,
+                    CASE WHEN b.expr = 'DEFAULT' THEN 'infinity'::timestamptz
+                         WHEN b.expr LIKE 'FOR VALUES FROM (MINVALUE)%' THEN '-infinity'::timestamptz
+                         ELSE (regexp_match(b.expr, 'FROM \\(''([^'']*)''\\)'))[1]::timestamptz END AS lower
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+                  LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS expr) b
+             WHERE i.inhparent = to_regclass(quote_ident($1))) p
+         WHERE p.lower >= $2::timestamptz ORDER BY p.lower",
+    )
+    .bind(t.name())
+    .bind(state.cursor_key.clone())
+    .fetch_all(pool)
+    .await?;
+    for (rel, lower, current) in parts {
+        if !current {
+            state.cursor_key = lower.clone();
+            state.cursor_id = FIRST_ID.to_string();
+        }
+        // `rel` is regclass output: already quoted (and schema-qualified where needed).
+        let batch = sql::backfill_batch(&rel, &shadow, &columns);
+        copy_source(pool, t, opts, state, progress, estimate, &batch, &lower).await?;
+    }
+    Ok(())
+}
+
+/// Copies one source (the table, or one partition) batch by batch from `state.cursor_id` on;
+/// each committed batch saves (`key`, last id) as the cursor.
+#[allow(clippy::too_many_arguments)]
+async fn copy_source(
+    pool: &PgPool,
+    t: ManagedTable,
+    opts: &OnlineOptions,
+    state: &mut State,
+    progress: Progress<'_>,
+    estimate: i64,
+    batch: &str,
+    key: &str,
+) -> Result<(), OnlineError> {
+    let mut conflicts = 0u32;
+    loop {
+        let pause = opts.pause_at == Some(PausePoint::Batch) && state.rows_copied > 0;
+        let step = backfill_step(pool, t, batch, key, state, opts.batch_rows, pause).await;
+        let (read, inserted, last) = match step {
+            Ok(r) => {
+                conflicts = 0;
+                r
+            }
+            // A concurrent write moved a row of this batch to another partition (or a deadlock):
+            // PostgreSQL asks for the transaction to be retried. The batch rolled back whole, the
+            // cursor did not move, and the capture trigger already mirrored the moved row.
+            Err(e) if is_transient(&e) && conflicts < MAX_BATCH_CONFLICTS => {
+                conflicts += 1;
+                tracing::info!(table = t.name(), conflicts, error = %e, "backfill: batch conflicted with a concurrent write; retrying");
+                backoff(conflicts).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(last) = last else {
+            return Ok(());
+        };
+        state.cursor_key = key.to_string();
+        state.cursor_id = last;
+        state.rows_copied += inserted;
+        progress(state.rows_copied, estimate.max(state.rows_copied));
+        if read < opts.batch_rows {
+            return Ok(());
+        }
+        if !opts.pause.is_zero() {
+            tokio::time::sleep(opts.pause).await;
+        }
+    }
+}
+
+/// One batch and the cursor's advance, in one transaction: (rows read, rows inserted, last id).
+async fn backfill_step(
+    pool: &PgPool,
+    t: ManagedTable,
+    batch: &str,
+    key: &str,
+    state: &State,
+    batch_rows: i64,
+    pause: bool,
+) -> Result<(i64, i64, Option<String>), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let row: (i64, i64, Option<String>) = sqlx::query_as(batch)
+        .persistent(false)
+        .bind(state.cursor_id.clone())
+        .bind(batch_rows)
+        .fetch_one(&mut *tx)
+        .await?;
+    if let (_, inserted, Some(last)) = &row {
+        sqlx::query(
+            "UPDATE online_migration SET cursor_key = $2::timestamptz, cursor_id = $3, \
+             rows_copied = rows_copied + $4, updated_at = now() WHERE table_name = $1",
+        )
+        .bind(t.name())
+        .bind(key.to_string())
+        .bind(last.clone())
+        .bind(inserted)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if pause {
+        // Rows locked, nothing committed: a kill here must lose nothing.
+        pause_point(PausePoint::Batch).await;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
