@@ -2,7 +2,8 @@
 //!
 //! - Creation goes through the SQL function `rustcare_create_partition` (`LIKE` + a CHECK matching
 //!   the bounds + `ATTACH`: SHARE UPDATE EXCLUSIVE on the parent, not the ACCESS EXCLUSIVE of
-//!   `CREATE ... PARTITION OF`), the same function pg_cron calls, so both paths behave alike.
+//!   `CREATE ... PARTITION OF`), the same function pg_cron calls, so both paths behave alike; runs
+//!   of consecutive creates go through `rustcare_create_partitions` in batches (`batch`).
 //! - Every DDL runs under `lock_timeout` and is retried with backoff; it never queues indefinitely.
 //! - A per-table session advisory lock (the key the SQL functions use) keeps cron, CLI and browser
 //!   from running maintenance on one table at once; a second run skips the table and says why.
@@ -27,7 +28,12 @@ use crate::planner::{Action, ActionKind, Plan};
 use crate::policy::hipaa_guard_allows_drop;
 use crate::table::{quote_ident, ManagedTable};
 
+mod batch;
 mod ddl;
+mod log;
+
+use log::log_result;
+pub(crate) use log::write_log;
 
 /// How the executor behaves; the defaults suit production.
 #[derive(Debug, Clone)]
@@ -171,7 +177,9 @@ pub async fn execute(
         }
         let mut failed: Vec<String> = Vec::new();
         let mut busy = false;
-        for action in actions {
+        // Outcomes (and a share of the batch's time) of creates already made by a batch.
+        let mut batched: Vec<Option<(Outcome, Duration)>> = vec![None; actions.len()];
+        for (i, action) in actions.iter().copied().enumerate() {
             let index = results.len();
             progress(ProgressEvent::Started {
                 index,
@@ -180,21 +188,41 @@ pub async fn execute(
             });
             let started = Instant::now();
             let name = action.kind.partition_name().to_string();
-            let outcome = if busy {
-                Outcome::Busy(format!(
-                    "{table} stayed locked by other sessions; not attempted"
-                ))
+            if !busy && batched[i].is_none() {
+                let mut run = batch::run_of_creates(&actions, i);
+                if run
+                    .iter()
+                    .any(|a| failed.iter().any(|f| f == a.kind.partition_name()))
+                {
+                    run.clear();
+                }
+                if let Some((outcomes, took)) = batch::create_run(&mut conn, &run, opts).await {
+                    let share = took / u32::try_from(outcomes.len()).unwrap_or(1).max(1);
+                    for (slot, outcome) in batched.iter_mut().skip(i).zip(outcomes) {
+                        *slot = Some((outcome, share));
+                    }
+                }
+            }
+            let (outcome, elapsed) = if busy {
+                let why = format!("{table} stayed locked by other sessions; not attempted");
+                (Outcome::Busy(why), None)
             } else if failed.contains(&name) {
-                Outcome::Skipped(format!("an earlier step on {name} failed"))
+                let why = format!("an earlier step on {name} failed");
+                (Outcome::Skipped(why), None)
+            } else if let Some((outcome, share)) = batched[i].take() {
+                (outcome, Some(share))
             } else {
                 let (outcome, timed_out) = run_with_retries(&mut conn, config, action, opts).await;
                 busy |= timed_out;
-                outcome
+                (outcome, None)
             };
             if matches!(outcome, Outcome::Failed(_) | Outcome::Busy(_)) {
                 failed.push(name);
             }
-            let r = result(action, outcome, started);
+            let mut r = result(action, outcome, started);
+            if let Some(share) = elapsed {
+                r.elapsed_ms = u64::try_from(share.as_millis()).unwrap_or(u64::MAX);
+            }
             log_result(&mut conn, action, &r).await?;
             progress(ProgressEvent::Finished {
                 index,
@@ -355,63 +383,6 @@ async fn refuse_removal(
     Ok(hipaa_guard_allows_drop(table, bound, retention, now)
         .err()
         .map(Outcome::Skipped))
-}
-
-/// Records one result in `partition_action_log`, unless the step already logged itself inside its
-/// own transaction (drops, row moves) or through the SQL function (creates).
-async fn log_result(
-    conn: &mut PoolConnection<Postgres>,
-    action: &Action,
-    r: &ActionResult,
-) -> Result<(), sqlx::Error> {
-    let self_logged = matches!(
-        action.kind,
-        ActionKind::Create { .. }
-            | ActionKind::Drop { .. }
-            | ActionKind::DropDetached { .. }
-            | ActionKind::MoveDefaultRows { .. }
-            | ActionKind::Seal { .. }
-    );
-    if self_logged && r.outcome == Outcome::Done {
-        return Ok(());
-    }
-    let detail = match &r.outcome {
-        Outcome::Done => action.reason.clone(),
-        Outcome::AlreadyDone => format!("already done; {}", action.reason),
-        Outcome::Skipped(why) | Outcome::Busy(why) | Outcome::Failed(why) => why.clone(),
-    };
-    let (rows, bytes) = action.kind.size();
-    write_log(conn, action, r.outcome.log_value(), rows, bytes, &detail).await
-}
-
-/// Inserts one `partition_action_log` row on `conn` (a connection or an open transaction).
-pub(crate) async fn write_log(
-    conn: &mut sqlx::PgConnection,
-    action: &Action,
-    outcome: &str,
-    rows: Option<i64>,
-    bytes: Option<i64>,
-    detail: &str,
-) -> Result<(), sqlx::Error> {
-    let bound: Option<&PartitionBound> = action.kind.bound();
-    sqlx::query(
-        "INSERT INTO partition_action_log (actor, table_name, partition_name, action, lower_bound, \
-         upper_bound, row_estimate, bytes, outcome, detail) \
-         VALUES (coalesce(current_setting('rustcare.actor', true), 'sql:' || session_user), \
-                 $1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(action.table.name())
-    .bind(action.kind.partition_name())
-    .bind(action.kind.verb())
-    .bind(bound.map(|b| b.lower))
-    .bind(bound.map(|b| b.upper))
-    .bind(rows)
-    .bind(bytes)
-    .bind(outcome)
-    .bind(detail)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Runs a statement the simple-query way (no implicit transaction block, as `DETACH ...

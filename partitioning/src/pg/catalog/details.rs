@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{snapshot_sql, stats_from, Detail};
+use super::sql::{snapshot_sql, NO_JIT_SQL};
+use super::{stats_from, Detail};
 use crate::table::ManagedTable;
 
 /// How long the server takes to run the snapshot statement, rows not sent
@@ -23,8 +24,10 @@ pub async fn snapshot_execution_ms(
     let names: Vec<String> = tables.iter().map(|t| t.name().to_string()).collect();
     let now = Utc::now();
     let stats: Vec<String> = tables.iter().map(|t| stats_from(*t, detail, now)).collect();
-    let mut conn = pool.acquire().await?;
+    // As `snapshot_with` runs it: in a transaction with JIT off.
+    let mut conn = pool.begin().await?;
     let pg14 = conn.server_version_num().is_none_or(|v| v >= 140_000);
+    sqlx::query(NO_JIT_SQL).execute(&mut *conn).await?;
     let sql = format!(
         "EXPLAIN (ANALYZE, TIMING OFF) {}",
         snapshot_sql(detail, pg14)
@@ -34,6 +37,7 @@ pub async fn snapshot_execution_ms(
         .bind(&stats)
         .fetch_all(&mut *conn)
         .await?;
+    conn.commit().await?;
     Ok(lines.iter().find_map(|l| {
         l.trim()
             .strip_prefix("Execution Time: ")?
