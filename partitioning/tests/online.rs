@@ -104,9 +104,12 @@ fn writer(pool: PgPool, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Tally>
     })
 }
 
+/// Fixed 2,000-row batches: the adaptive size (tested in `online::backfill`, and by the CLI
+/// tests at its default) would stretch these tests on a loaded machine.
 fn opts() -> OnlineOptions {
     OnlineOptions {
         batch_rows: 2_000,
+        batch_target: Duration::ZERO,
         pause: Duration::from_millis(5),
         ..OnlineOptions::default()
     }
@@ -426,14 +429,20 @@ async fn figures_one_million_rows_under_load() {
     .unwrap();
     sqlx::query("ANALYZE sessions").execute(pool).await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = |pool: PgPool, stop: Arc<AtomicBool>| {
+    // Writes are timed in two windows: a baseline before the run starts (what this machine does
+    // to a write anyway) and during the run. Slow writes (> 50 ms) are kept with their time.
+    let during = Arc::new(AtomicBool::new(false));
+    let load = |pool: PgPool,
+                stop: Arc<AtomicBool>,
+                during: Arc<AtomicBool>,
+                t0: std::time::Instant| {
         tokio::spawn(async move {
-            let (mut ok, mut failed, mut worst, mut inserts) = (0u64, 0u64, Duration::ZERO, 0i64);
-            let mut slow = [0u64; 2]; // writes over 50 ms, over 100 ms
+            let mut w = Window::default();
+            let mut base = Window::default();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let t0 = std::time::Instant::now();
+                let started = std::time::Instant::now();
                 let r = if n.is_multiple_of(2) {
                     sqlx::query("INSERT INTO sessions (user_id, created_at, expires_at, token_hash) \
                                  VALUES (gen_random_uuid(), now(), now() + interval '1 day', md5(random()::text))")
@@ -442,31 +451,35 @@ async fn figures_one_million_rows_under_load() {
                     sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = md5(($1 % 1000000 + 1)::text)")
                         .bind(n as i64 * 7919).execute(&pool).await
                 };
-                let took = t0.elapsed();
-                worst = worst.max(took);
-                slow[0] += u64::from(took > Duration::from_millis(50));
-                slow[1] += u64::from(took > Duration::from_millis(100));
-                match r {
-                    Ok(_) => {
-                        ok += 1;
-                        inserts += i64::from(n.is_multiple_of(2));
-                    }
-                    Err(_) => failed += 1,
-                }
+                let took = started.elapsed();
+                let win = if during.load(Ordering::Relaxed) {
+                    &mut w
+                } else {
+                    &mut base
+                };
+                win.add(
+                    took,
+                    r.is_ok(),
+                    n.is_multiple_of(2),
+                    (started - t0).as_secs_f64(),
+                );
             }
-            (ok, failed, worst, inserts, slow)
+            (base, w)
         })
     };
     for migrate_dir in [true, false] {
         stop.store(false, Ordering::Relaxed);
+        during.store(false, Ordering::Relaxed);
         let before: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
             .fetch_one(pool)
             .await
             .unwrap();
+        let t_all = std::time::Instant::now();
         let writers = [
-            load(pool.clone(), stop.clone()),
-            load(pool.clone(), stop.clone()),
+            load(pool.clone(), stop.clone(), during.clone(), t_all),
+            load(pool.clone(), stop.clone(), during.clone(), t_all),
         ];
+        tokio::time::sleep(Duration::from_secs(15)).await;
         println!(
             "START {}: load average {}",
             if migrate_dir { "migrate" } else { "rollback" },
@@ -474,7 +487,9 @@ async fn figures_one_million_rows_under_load() {
                 .unwrap_or_default()
                 .trim()
         );
+        during.store(true, Ordering::Relaxed);
         let t0 = std::time::Instant::now();
+        let started_at = (t0 - t_all).as_secs_f64();
         let r = online::run(
             pool,
             &Config::default(),
@@ -487,37 +502,92 @@ async fn figures_one_million_rows_under_load() {
         .unwrap();
         let took = t0.elapsed();
         stop.store(true, Ordering::Relaxed);
-        let (mut ok, mut failed, mut worst, mut inserted) = (0, 0, Duration::ZERO, 0);
-        let mut slow = [0u64; 2];
-        for w in writers {
-            let (o, f, x, i, s) = w.await.unwrap();
-            inserted += i;
-            slow[0] += s[0];
-            slow[1] += s[1];
-            ok += o;
-            failed += f;
-            worst = worst.max(x);
+        let (mut base, mut w) = (Window::default(), Window::default());
+        for h in writers {
+            let (b, d) = h.await.unwrap();
+            base.merge(b);
+            w.merge(d);
         }
+        let inserted = base.inserts + w.inserts;
+        let failed = base.failed + w.failed;
         let after: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
             .fetch_one(pool)
             .await
             .unwrap();
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        w.slow.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let worst5: Vec<String> = w
+            .slow
+            .iter()
+            .take(5)
+            .map(|(at, ms)| format!("{ms:.0} ms at {:.1} s", at - started_at))
+            .collect();
         println!(
             "FIGURE {}: {before} rows before, {after} after, {inserted} inserted; {took:.1?} total; \
-             {ok} writes ok, {failed} failed; longest write {worst:.1?}, {} over 50 ms, {} over 100 ms; \
+             during the run {} writes ok, {} failed, longest {:.1?}, {} over 50 ms, {} over 100 ms \
+             (slowest: {}); baseline (15 s before) {} writes, longest {:.1?}, {} over 50 ms, {} over 100 ms; \
              swap {} ms in {} attempt(s); load average at the end {}",
             r.direction,
-            slow[0],
-            slow[1],
+            w.ok,
+            w.failed,
+            w.worst,
+            w.over50,
+            w.over100,
+            worst5.join(", "),
+            base.ok,
+            base.worst,
+            base.over50,
+            base.over100,
             r.swap_ms,
             r.swap_attempts,
             load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         );
         assert_eq!(failed, 0);
-        assert_eq!(after, before + inserted, "no row lost");
+        assert_eq!(after, before + inserted as i64, "no row lost");
         online::finish(pool, ManagedTable::Sessions, migrate_dir)
             .await
             .unwrap();
+    }
+}
+
+/// Write latencies of one window of the figure's load.
+#[derive(Default)]
+struct Window {
+    ok: u64,
+    failed: u64,
+    inserts: u64,
+    worst: Duration,
+    over50: u64,
+    over100: u64,
+    /// (seconds since the load started, ms) of writes over 50 ms, at most 500.
+    slow: Vec<(f64, f64)>,
+}
+
+impl Window {
+    fn add(&mut self, took: Duration, ok: bool, insert: bool, at: f64) {
+        if ok {
+            self.ok += 1;
+            self.inserts += u64::from(insert);
+        } else {
+            self.failed += 1;
+        }
+        self.worst = self.worst.max(took);
+        if took > Duration::from_millis(50) {
+            self.over50 += 1;
+            if self.slow.len() < 500 {
+                self.slow.push((at, took.as_secs_f64() * 1000.0));
+            }
+        }
+        self.over100 += u64::from(took > Duration::from_millis(100));
+    }
+
+    fn merge(&mut self, o: Window) {
+        self.ok += o.ok;
+        self.failed += o.failed;
+        self.inserts += o.inserts;
+        self.worst = self.worst.max(o.worst);
+        self.over50 += o.over50;
+        self.over100 += o.over100;
+        self.slow.extend(o.slow);
     }
 }

@@ -29,6 +29,11 @@ pub struct OnlineArgs {
     /// Rows copied per batch (one short transaction each).
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub batch_rows: i64,
+    /// How long one batch should hold its rows locked, in milliseconds: the batch size adapts
+    /// (halved when a batch takes longer, grown when much shorter, at most --batch-rows); 0 keeps
+    /// --batch-rows fixed.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub batch_target_ms: u64,
     /// Pause between batches, in milliseconds (throttling).
     #[arg(long, default_value_t = 10)]
     pub pause_ms: u64,
@@ -52,6 +57,7 @@ pub async fn run(ctx: &Ctx, args: &OnlineArgs, migrate_dir: bool) -> anyhow::Res
         .and_then(|s| PausePoint::parse(s.trim()));
     let opts = OnlineOptions {
         batch_rows: args.batch_rows,
+        batch_target: Duration::from_millis(args.batch_target_ms),
         pause: Duration::from_millis(args.pause_ms),
         lock_timeout: Duration::from_millis(args.lock_timeout_ms),
         stop_after,

@@ -44,8 +44,11 @@ use verify::verify;
 /// What `run` may be told; the defaults suit production.
 #[derive(Debug, Clone)]
 pub struct OnlineOptions {
-    /// Rows per backfill batch (one transaction each).
+    /// Rows per backfill batch (one transaction each), at most.
     pub batch_rows: i64,
+    /// How long a batch (its rows locked) should last: the batch size adapts to it; zero keeps
+    /// `batch_rows` fixed.
+    pub batch_target: Duration,
     /// Pause between batches, to leave the server to the application.
     pub pause: Duration,
     /// How long the swap may wait for its lock before giving up the attempt.
@@ -61,6 +64,7 @@ impl Default for OnlineOptions {
     fn default() -> Self {
         OnlineOptions {
             batch_rows: 1_000,
+            batch_target: Duration::from_millis(25),
             pause: Duration::from_millis(10),
             // Writers queue behind a waiting lock request: the wait they see is this plus the
             // (one round trip) swap, so it stays under the 100 ms the application can bear.

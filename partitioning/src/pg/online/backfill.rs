@@ -14,6 +14,8 @@
 //! Batch statements are sent unprepared (`persistent(false)`): PostgreSQL plans each with its
 //! real cursor value, never a generic plan chosen after five executions.
 
+use std::time::{Duration, Instant};
+
 use sqlx::PgPool;
 
 use super::{
@@ -27,6 +29,39 @@ pub(super) const FIRST_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Consecutive conflicting attempts of one backfill batch before the run stops with the error.
 const MAX_BATCH_CONFLICTS: u32 = 20;
+
+/// The fewest rows a batch is cut down to.
+const MIN_BATCH_ROWS: i64 = 100;
+
+/// Batch size, adapted so a batch (the time its rows stay locked, which a writer touching one of
+/// them waits) lasts about `target`: halved after a batch over it, grown by a quarter after one
+/// under half of it, never above `--batch-rows`. A loaded server gets smaller batches.
+struct Sizer {
+    rows: i64,
+    max: i64,
+    target: Duration,
+}
+
+impl Sizer {
+    fn new(opts: &OnlineOptions) -> Sizer {
+        Sizer {
+            rows: opts.batch_rows,
+            max: opts.batch_rows,
+            target: opts.batch_target,
+        }
+    }
+
+    fn adjust(&mut self, took: Duration) {
+        if self.target.is_zero() {
+            return;
+        }
+        if took > self.target {
+            self.rows = (self.rows / 2).max(MIN_BATCH_ROWS.min(self.max));
+        } else if took < self.target / 2 {
+            self.rows = (self.rows + self.rows / 4 + 1).min(self.max);
+        }
+    }
+}
 
 pub(super) async fn backfill(
     pool: &PgPool,
@@ -75,10 +110,14 @@ pub(super) async fn backfill(
     .fetch_one(pool)
     .await?;
     let shadow = shadow_name(t, migrate);
+    let mut sizer = Sizer::new(opts);
     if migrate {
         let batch = sql::backfill_batch(&crate::table::quote_ident(t.name()), &shadow, &columns);
         let key = state.cursor_key.clone();
-        return copy_source(pool, t, opts, state, progress, estimate, &batch, &key).await;
+        return copy_source(
+            pool, t, opts, &mut sizer, state, progress, estimate, &batch, &key,
+        )
+        .await;
     }
     // Partitions in bound order from the cursor's on (the default partition last); partitions
     // made after this list hold only rows the trigger mirrored.
@@ -104,7 +143,10 @@ pub(super) async fn backfill(
         }
         // `rel` is regclass output: already quoted (and schema-qualified where needed).
         let batch = sql::backfill_batch(&rel, &shadow, &columns);
-        copy_source(pool, t, opts, state, progress, estimate, &batch, &lower).await?;
+        copy_source(
+            pool, t, opts, &mut sizer, state, progress, estimate, &batch, &lower,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -116,6 +158,7 @@ async fn copy_source(
     pool: &PgPool,
     t: ManagedTable,
     opts: &OnlineOptions,
+    sizer: &mut Sizer,
     state: &mut State,
     progress: Progress<'_>,
     estimate: i64,
@@ -125,7 +168,10 @@ async fn copy_source(
     let mut conflicts = 0u32;
     loop {
         let pause = opts.pause_at == Some(PausePoint::Batch) && state.rows_copied > 0;
-        let step = backfill_step(pool, t, batch, key, state, opts.batch_rows, pause).await;
+        let rows = sizer.rows;
+        let started = Instant::now();
+        let step = backfill_step(pool, t, batch, key, state, rows, pause).await;
+        sizer.adjust(started.elapsed());
         let (read, inserted, last) = match step {
             Ok(r) => {
                 conflicts = 0;
@@ -149,7 +195,7 @@ async fn copy_source(
         state.cursor_id = last;
         state.rows_copied += inserted;
         progress(state.rows_copied, estimate.max(state.rows_copied));
-        if read < opts.batch_rows {
+        if read < rows {
             return Ok(());
         }
         if !opts.pause.is_zero() {
@@ -193,4 +239,54 @@ async fn backfill_step(
     }
     tx.commit().await?;
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizer(max: i64, target_ms: u64) -> Sizer {
+        Sizer::new(&OnlineOptions {
+            batch_rows: max,
+            batch_target: Duration::from_millis(target_ms),
+            ..OnlineOptions::default()
+        })
+    }
+
+    #[test]
+    fn a_batch_over_its_target_halves_the_next_down_to_the_floor() {
+        let mut s = sizer(1_000, 25);
+        s.adjust(Duration::from_millis(60));
+        assert_eq!(s.rows, 500);
+        for _ in 0..10 {
+            s.adjust(Duration::from_millis(60));
+        }
+        assert_eq!(s.rows, MIN_BATCH_ROWS);
+        // Within [target/2, target]: kept.
+        s.adjust(Duration::from_millis(20));
+        assert_eq!(s.rows, MIN_BATCH_ROWS);
+    }
+
+    #[test]
+    fn a_quick_batch_grows_the_next_up_to_batch_rows() {
+        let mut s = sizer(1_000, 25);
+        s.adjust(Duration::from_millis(60));
+        s.adjust(Duration::from_millis(5));
+        assert_eq!(s.rows, 626);
+        for _ in 0..10 {
+            s.adjust(Duration::from_millis(5));
+        }
+        assert_eq!(s.rows, 1_000);
+        // A --batch-rows under the floor is kept as given.
+        let mut small = sizer(10, 25);
+        small.adjust(Duration::from_millis(60));
+        assert_eq!(small.rows, 10);
+    }
+
+    #[test]
+    fn a_zero_target_keeps_batch_rows_fixed() {
+        let mut s = sizer(1_000, 0);
+        s.adjust(Duration::from_secs(5));
+        assert_eq!(s.rows, 1_000);
+    }
 }
