@@ -198,3 +198,55 @@ async fn the_plan_snapshot_agrees_with_the_full_one_except_where_documented() {
     assert!(old(sessions_full).is_some());
     assert_eq!(old(sessions_plan), None);
 }
+
+#[tokio::test]
+async fn leftovers_are_the_unattached_tables_named_like_ours_in_the_table_s_schema() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = &db.pool;
+    sql(
+        pool,
+        "CREATE TABLE sessions_2017_05_05 (LIKE sessions INCLUDING ALL); \
+         CREATE TABLE other_parent (created_at timestamptz) PARTITION BY RANGE (created_at); \
+         CREATE TABLE sessions_2017_05_06 PARTITION OF other_parent \
+             FOR VALUES FROM ('2017-05-06 00:00:00+00') TO ('2017-05-07 00:00:00+00'); \
+         CREATE TYPE sessions_2017_05_07 AS (a int); \
+         CREATE VIEW sessions_2017_05_08 AS SELECT 1 AS a; \
+         CREATE TABLE sessions_2017_05_09x (a int); \
+         CREATE SCHEMA elsewhere; \
+         CREATE TABLE elsewhere.sessions_2017_05_10 (a int); \
+         CREATE TABLE plain_parent (a int); \
+         CREATE TABLE sessions_2017_05_11 () INHERITS (plain_parent); \
+         CREATE TABLE renamed_later (a int); \
+         ALTER TABLE renamed_later RENAME TO sessions_2017_05_12; \
+         CREATE TABLE elsewhere.sessions_2017_05_13 (a int); \
+         ALTER TABLE elsewhere.sessions_2017_05_13 SET SCHEMA public; \
+         CREATE TABLE sessions_2017_05 (a int);",
+    )
+    .await;
+    for detail in [Detail::Plan, Detail::Full] {
+        let snap = catalog::snapshot_with(pool, &[ManagedTable::Sessions], detail)
+            .await
+            .unwrap();
+        let t = snap.table(ManagedTable::Sessions).unwrap();
+        let names: Vec<&str> = t.detached.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sessions_2017_05",
+                "sessions_2017_05_05",
+                "sessions_2017_05_12",
+                "sessions_2017_05_13"
+            ],
+            "{detail:?}"
+        );
+        assert!(t
+            .detached
+            .iter()
+            .all(|p| p.oid != 0 && p.bound.is_some() == (p.name.len() > 16)));
+        // Nothing of the above is taken for an attached partition either.
+        assert!(t
+            .partitions
+            .iter()
+            .all(|p| !p.name.starts_with("sessions_2017")));
+    }
+}

@@ -7,23 +7,29 @@ use super::Detail;
 /// `detach_pending` comes from `pg_inherits.inhdetachpending` (PostgreSQL 14+; through `to_jsonb`
 /// on 13, which lacks the column and is slower).
 ///
-/// Shaped for 10,000 partitions (each choice measured with EXPLAIN ANALYZE on such a catalog):
-/// - one sequential pass over `pg_class` hash-joined to the parents' `pg_inherits` rows (read
-///   through their index: the `= ANY (ARRAY(...))`) finds the attached partitions and the
-///   leftovers together (a name-range scan for leftovers walked every index name too, and cost as
-///   much as the rest);
+/// Shaped for 10,000 partitions in a database of 100,000 relations (each choice measured with
+/// EXPLAIN ANALYZE on such a catalog): every read goes through an index, so the cost follows the
+/// managed tables' partitions, not everything else in `pg_class` (a sequential pass over
+/// `pg_class` cost twice as much for 5,000 partitions among 95,000 relations, and as much for
+/// 10,000):
+/// - `attached`: the parents' `pg_inherits` rows through their parent index, then each child's
+///   `pg_class` row by oid (`OFFSET 0` keeps the planner from trading the probes for a sequential
+///   pass, which it prefers from a few thousand children on);
+/// - `named`: leftovers are found by name through `pg_type`'s name index, read index-only. A
+///   table's row type always bears the table's name and schema (CREATE refuses a taken type name;
+///   RENAME and SET SCHEMA move both), and indexes have none, so this range holds one entry a
+///   table where `pg_class`'s holds one for every index too. A full join on the name pairs them
+///   with the attached partitions; only the names left over (usually none) meet the regular
+///   expression and a `pg_class` probe;
 /// - the bound is sent as the stored node text and read in Rust (`node`); `pg_get_expr` (3-4 µs a
 ///   row on the server) runs only for the few partitions whose node is not a plain `timestamptz`
 ///   range matching their name, in a second statement;
 /// - statistics come from the `pg_stat_get_*` functions, only for the rows `$2` asks for;
 /// - index and TOAST pages (five more catalog rows a partition) only in `Detail::Full`;
-/// - no ORDER BY: sorting the wide rows spilled to disk; Rust sorts the partitions by name;
+/// - no ORDER BY, and no CTE read twice: materialising the wide rows spilled to disk; Rust sorts
+///   the partitions by name;
 /// - run with `jit = off` (`NO_JIT_SQL`): the estimated cost crosses `jit_above_cost` from a few
 ///   thousand partitions, and compiling took 60+ ms, longer than executing.
-///
-/// Reading attached partitions by index instead (`pg_inherits` by parent, then `pg_class` by oid)
-/// was measured at 10,035 partitions among 95,000 relations: 25-30k buffer visits against the
-/// sequential pass's 3.4k pages, no faster, and leftovers then need a name-range pass of their own.
 ///
 /// `{pending}` and `{full}` are filled by `snapshot_sql`. The session TimeZone is UTC (sqlx sets
 /// it), so deparsed bounds print with `+00`.
@@ -35,24 +41,39 @@ WITH managed AS (
            current_setting('block_size')::bigint AS block_size
     FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
     LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
-), inh AS (
-    SELECT m.name AS table_name, i.inhrelid, {pending} AS detach_pending
+), attached AS (
+    SELECT m.name AS table_name, c.oid, c.relname, c.relnamespace, c.relpartbound, c.reltuples,
+           c.relpages, c.reltoastrelid, c.reltablespace, {pending} AS detach_pending
     FROM managed m
     JOIN pg_inherits i ON i.inhparent = m.parent
-    WHERE i.inhparent = ANY (ARRAY(SELECT parent FROM managed WHERE parent IS NOT NULL))
+    CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = i.inhrelid OFFSET 0) c
+    WHERE c.relkind IN ('r', 'p', 'f')
+), named AS (
+    SELECT m.name AS table_name, m.nsp, t.typname
+    FROM managed m
+    JOIN pg_type t
+      ON t.typnamespace = m.nsp
+         AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
+    WHERE octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
 ), rels AS (
-    SELECT coalesce(h.table_name, l.name) AS table_name, c.oid, c.relname, c.relpartbound,
-           c.reltuples, c.relpages, c.reltoastrelid, c.reltablespace,
-           coalesce(h.detach_pending, false) AS detach_pending, h.inhrelid IS NOT NULL AS attached
-    FROM pg_class c
-    LEFT JOIN inh h ON h.inhrelid = c.oid
-    LEFT JOIN managed l
-      ON h.inhrelid IS NULL AND c.relkind = 'r' AND NOT c.relispartition
-         AND c.relnamespace = l.nsp
-         AND c.relname >= (l.name || '_')::name AND c.relname < (l.name || '`')::name
-         AND c.relname ~ ('^' || l.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
-         AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
-    WHERE c.relkind IN ('r', 'p', 'f') AND (h.inhrelid IS NOT NULL OR l.name IS NOT NULL)
+    SELECT coalesce(a.table_name, n.table_name) AS table_name, coalesce(a.oid, l.oid) AS oid,
+           coalesce(a.relname, l.relname) AS relname, a.relpartbound,
+           coalesce(a.reltuples, l.reltuples) AS reltuples,
+           coalesce(a.relpages, l.relpages) AS relpages,
+           coalesce(a.reltoastrelid, l.reltoastrelid) AS reltoastrelid,
+           coalesce(a.reltablespace, l.reltablespace) AS reltablespace,
+           coalesce(a.detach_pending, false) AS detach_pending, a.oid IS NOT NULL AS attached
+    FROM attached a
+    FULL JOIN named n ON n.typname = a.relname AND n.nsp = a.relnamespace
+    LEFT JOIN LATERAL (
+        SELECT c.oid, c.relname, c.reltuples, c.relpages, c.reltoastrelid, c.reltablespace
+        FROM pg_class c
+        WHERE a.oid IS NULL AND c.relname = n.typname AND c.relnamespace = n.nsp
+          AND c.relkind = 'r' AND NOT c.relispartition
+          AND n.typname::text ~ ('^' || n.table_name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
+          AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
+    ) l ON true
+    WHERE a.oid IS NOT NULL OR l.oid IS NOT NULL
 ){index_cte}, sealed AS (
     SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'
 )
