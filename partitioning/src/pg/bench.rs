@@ -204,6 +204,8 @@ pub struct Machine {
     pub cpus: usize,
     /// `/proc/loadavg` at the start: how busy the machine already was.
     pub load_average: Option<String>,
+    /// `/proc/loadavg` when the measures were done (others may have started work meanwhile).
+    pub load_average_end: Option<String>,
     pub pg_version: String,
     /// "embedded cluster" or "DATABASE_URL server", as the caller says.
     pub server: String,
@@ -261,7 +263,7 @@ async fn measure_all(
     progress: BenchProgress<'_>,
 ) -> Result<(Machine, Vec<Measure>), BenchError> {
     let pool = &db.pool;
-    let machine = scratch::machine(pool, server).await?;
+    let mut machine = scratch::machine(pool, server).await?;
     let config = bench_config(config, opts);
     let layout = create::Layout::today(pool, &config, opts.partitions).await?;
     let mut measures = Vec::new();
@@ -280,6 +282,7 @@ async fn measure_all(
     for m in claims::run(pool, &config, opts, progress).await? {
         done(m);
     }
+    machine.load_average_end = scratch::load_average();
     Ok((machine, measures))
 }
 

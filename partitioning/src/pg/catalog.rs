@@ -21,7 +21,7 @@ mod details;
 mod node;
 mod sql;
 
-pub use details::{details, snapshot_execution_ms, Details};
+pub use details::{details, snapshot_server_time, Details, ServerTime};
 
 /// How much of each partition a snapshot reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

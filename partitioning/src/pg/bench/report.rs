@@ -73,6 +73,9 @@ fn machine(md: &mut String, report: &BenchReport) {
             "| load average at start (1, 5, 15 min) | {load} (the machine is shared) |"
         );
     }
+    if let Some(load) = &m.load_average_end {
+        let _ = writeln!(md, "| load average at the end (1, 5, 15 min) | {load} |");
+    }
     let _ = writeln!(md, "| PostgreSQL | {} |", m.pg_version);
     let _ = writeln!(md, "| server | {} |", m.server);
     for (name, value) in &m.settings {
@@ -250,6 +253,7 @@ mod tests {
             machine: Machine {
                 cpus: 2,
                 load_average: Some("0.1 0.2 0.3".into()),
+                load_average_end: None,
                 pg_version: "15.18".into(),
                 server: "embedded cluster".into(),
                 settings: vec![("fsync".into(), "on".into())],

@@ -126,13 +126,19 @@ pub(super) async fn machine(pool: &PgPool, server: &str) -> Result<Machine, Benc
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        load_average: std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
+        load_average: load_average(),
+        load_average_end: None,
         pg_version: version,
         server: server.to_string(),
         settings: names.iter().map(|n| n.to_string()).zip(settings).collect(),
     })
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), where there is one.
+pub(super) fn load_average() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
 /// The plain way: one `CREATE TABLE ... PARTITION OF` statement per partition, each sent alone

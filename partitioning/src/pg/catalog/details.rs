@@ -1,5 +1,5 @@
 //! Reads beside the snapshot: the details `Detail::Plan` leaves out, for a page of partitions,
-//! and the snapshot statement's server-side execution time for the benchmark.
+//! and the snapshot statement's server-side time for the benchmark.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -8,14 +8,45 @@ use super::sql::{snapshot_sql, NO_JIT_SQL};
 use super::{stats_from, Detail};
 use crate::table::ManagedTable;
 
-/// How long the server takes to run the snapshot statement, rows not sent
-/// (`EXPLAIN (ANALYZE, TIMING OFF)`'s execution time, in ms): the benchmark's server-side figure.
-/// `None` if the plan output had no execution time line.
-pub async fn snapshot_execution_ms(
+/// What `EXPLAIN (ANALYZE, TIMING OFF)` says a statement cost the server (rows not sent).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServerTime {
+    pub planning_ms: f64,
+    pub execution_ms: f64,
+}
+
+impl ServerTime {
+    /// Planning and execution: the server's whole part of the statement but sending the rows.
+    pub fn total_ms(&self) -> f64 {
+        self.planning_ms + self.execution_ms
+    }
+
+    /// Reads the "Planning Time: x ms" and "Execution Time: y ms" lines of an EXPLAIN ANALYZE.
+    pub fn from_explain(lines: &[String]) -> Option<ServerTime> {
+        let find = |label: &str| {
+            lines.iter().find_map(|l| {
+                l.trim()
+                    .strip_prefix(label)?
+                    .strip_suffix(" ms")?
+                    .parse::<f64>()
+                    .ok()
+            })
+        };
+        Some(ServerTime {
+            planning_ms: find("Planning Time: ")?,
+            execution_ms: find("Execution Time: ")?,
+        })
+    }
+}
+
+/// How long the server takes to plan and run the snapshot statement, rows not sent, as
+/// `snapshot_with` runs it (in a transaction with JIT off): the benchmark's server-side figure.
+/// `None` if the plan output had no timing lines.
+pub async fn snapshot_server_time(
     pool: &PgPool,
     tables: &[ManagedTable],
     detail: Detail,
-) -> Result<Option<f64>, sqlx::Error> {
+) -> Result<Option<ServerTime>, sqlx::Error> {
     let tables: Vec<ManagedTable> = if tables.is_empty() {
         ManagedTable::ALL.to_vec()
     } else {
@@ -24,7 +55,6 @@ pub async fn snapshot_execution_ms(
     let names: Vec<String> = tables.iter().map(|t| t.name().to_string()).collect();
     let now = Utc::now();
     let stats: Vec<String> = tables.iter().map(|t| stats_from(*t, detail, now)).collect();
-    // As `snapshot_with` runs it: in a transaction with JIT off.
     let mut conn = pool.begin().await?;
     let pg14 = conn.server_version_num().is_none_or(|v| v >= 140_000);
     sqlx::query(NO_JIT_SQL).execute(&mut *conn).await?;
@@ -38,13 +68,7 @@ pub async fn snapshot_execution_ms(
         .fetch_all(&mut *conn)
         .await?;
     conn.commit().await?;
-    Ok(lines.iter().find_map(|l| {
-        l.trim()
-            .strip_prefix("Execution Time: ")?
-            .strip_suffix(" ms")?
-            .parse()
-            .ok()
-    }))
+    Ok(ServerTime::from_explain(&lines))
 }
 
 /// What `Detail::Plan` leaves out, for a few partitions (a page of the console's table): the
@@ -87,4 +111,25 @@ pub async fn details(
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerTime;
+
+    #[test]
+    fn server_time_reads_both_lines() {
+        let lines: Vec<String> = [
+            "Seq Scan on x  (cost=0.00..1.00 rows=1 width=4) (actual rows=1 loops=1)",
+            "Planning Time: 1.250 ms",
+            "Execution Time: 40.5 ms",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let t = ServerTime::from_explain(&lines).unwrap();
+        assert_eq!((t.planning_ms, t.execution_ms), (1.25, 40.5));
+        assert_eq!(t.total_ms(), 41.75);
+        assert_eq!(ServerTime::from_explain(&lines[..2]), None);
+    }
 }
