@@ -412,7 +412,8 @@ async fn refusals_change_nothing() {
 /// The figure of the issue: 1M sessions migrated and rolled back while two writers insert and
 /// update continuously; prints rows lost, failed writes and the longest write latency (the lock
 /// wait the application sees). Minutes, so not in the default run:
-/// `cargo nextest run -p partitioning --features postgres --test online --run-ignored ignored-only --no-capture`.
+/// `cargo nextest run -p partitioning --features postgres --test online --run-ignored ignored-only --no-capture`
+/// (`RUSTCARE_FIGURE_ONLY=migrate` or `rollback` for one direction).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "1M rows: minutes"]
 async fn figures_one_million_rows_under_load() {
@@ -427,6 +428,17 @@ async fn figures_one_million_rows_under_load() {
     .execute(pool)
     .await
     .unwrap();
+    // RUSTCARE_FIGURE_ONLY=migrate|rollback measures one direction (rollback then starts from 006's
+    // offline conversion of the same rows), so each fits in one sitting on a loaded machine.
+    let only = std::env::var("RUSTCARE_FIGURE_ONLY").unwrap_or_default();
+    let directions: &[bool] = match only.as_str() {
+        "migrate" => &[true],
+        "rollback" => {
+            migrate::up_to(pool, 6).await.unwrap();
+            &[false]
+        }
+        _ => &[true, false],
+    };
     sqlx::query("ANALYZE sessions").execute(pool).await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     // Writes are timed in two windows: a baseline before the run starts (what this machine does
@@ -467,7 +479,7 @@ async fn figures_one_million_rows_under_load() {
             (base, w)
         })
     };
-    for migrate_dir in [true, false] {
+    for &migrate_dir in directions {
         stop.store(false, Ordering::Relaxed);
         during.store(false, Ordering::Relaxed);
         let before: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
