@@ -6,25 +6,9 @@ mod cli_common;
 
 use std::time::Duration;
 
-use cli_common::{cli, text, BIN};
-use partitioning::pg::migrate;
+use cli_common::{at_005, cli, text, BIN};
 use partitioning::pg::testdb::TestDb;
 use partitioning::pg::workspace_root;
-
-async fn at_005(rows: i64) -> TestDb {
-    let db = TestDb::empty().await.unwrap();
-    migrate::up_to(&db.pool, 5).await.unwrap();
-    sqlx::query(
-        "INSERT INTO sessions (user_id, created_at, expires_at, token_hash) \
-         SELECT gen_random_uuid(), now() - (n % 20) * interval '1 day', now() + interval '1 day', \
-                md5(n::text || random()::text) FROM generate_series(1, $1) AS n",
-    )
-    .bind(rows)
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    db
-}
 
 async fn count(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()

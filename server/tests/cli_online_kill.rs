@@ -12,29 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cli_common::{cli, text, BIN};
-use partitioning::pg::migrate;
+use cli_common::{at_005, cli, text, BIN};
 use partitioning::pg::testdb::TestDb;
 use partitioning::pg::workspace_root;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SEEDED: i64 = 5_000;
-
-async fn at_005() -> TestDb {
-    let db = TestDb::empty().await.unwrap();
-    migrate::up_to(&db.pool, 5).await.unwrap();
-    sqlx::query(
-        "INSERT INTO sessions (user_id, created_at, expires_at, token_hash) \
-         SELECT gen_random_uuid(), now() - (n % 20) * interval '1 day', now() + interval '1 day', \
-                md5(n::text || random()::text) FROM generate_series(1, $1) AS n",
-    )
-    .bind(SEEDED)
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    db
-}
 
 /// Inserts sessions until `stop`, one transaction each; returns the ids written.
 fn writer(pool: PgPool, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<HashSet<String>> {
@@ -133,7 +117,7 @@ async fn check_rows(pool: &PgPool, written: &HashSet<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_killed_at_every_step_resumes_and_keeps_every_row() {
-    let db = at_005().await;
+    let db = at_005(SEEDED).await;
     let pool = &db.pool;
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(pool.clone(), stop.clone());
@@ -176,7 +160,7 @@ async fn migrate_killed_at_every_step_resumes_and_keeps_every_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_killed_mid_batch_and_mid_swap_resumes_and_keeps_every_row() {
-    let db = at_005().await;
+    let db = at_005(SEEDED).await;
     let pool = &db.pool;
     for args in [
         &["migrate", "--table", "sessions"][..],

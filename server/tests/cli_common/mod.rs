@@ -114,3 +114,20 @@ pub fn rand_suffix() -> u64 {
     h.write_u64(42);
     h.finish()
 }
+
+/// A fresh database at migration 005 (the four tables ordinary, as before partitioning) holding
+/// `rows` sessions spread over the last 20 days: what `migrate` starts from.
+pub async fn at_005(rows: i64) -> TestDb {
+    let db = TestDb::empty().await.unwrap();
+    partitioning::pg::migrate::up_to(&db.pool, 5).await.unwrap();
+    sqlx::query(
+        "INSERT INTO sessions (user_id, created_at, expires_at, token_hash) \
+         SELECT gen_random_uuid(), now() - (n % 20) * interval '1 day', now() + interval '1 day', \
+                md5(n::text || random()::text) FROM generate_series(1, $1) AS n",
+    )
+    .bind(rows)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db
+}
