@@ -273,7 +273,7 @@ async fn run_with_retries(
     opts: &ExecOptions,
 ) -> (Outcome, bool) {
     let attempts = opts.attempts.max(1);
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = LockBackoff::default();
     for attempt in 1..=attempts {
         match try_action(conn, config, action).await {
             Ok(outcome) => return (outcome, false),
@@ -284,9 +284,7 @@ async fn run_with_retries(
                     attempt,
                     "lock not granted within lock_timeout; retrying"
                 );
-                let jitter = rand::thread_rng().gen_range(0..=delay.as_millis() as u64 / 2);
-                tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                backoff.wait().await;
             }
             Err(e) => {
                 let timed_out = is_lock_timeout(&e);
@@ -310,6 +308,29 @@ async fn run_with_retries(
         }
     }
     (Outcome::Busy("gave up waiting for locks".into()), true)
+}
+
+/// The wait before retrying a statement whose lock was not granted within `lock_timeout`:
+/// 200 ms doubling to 5 s, plus up to half as much again at random so that cron, the CLI and the
+/// console do not retry in step.
+pub(crate) struct LockBackoff {
+    delay: Duration,
+}
+
+impl Default for LockBackoff {
+    fn default() -> Self {
+        LockBackoff {
+            delay: Duration::from_millis(200),
+        }
+    }
+}
+
+impl LockBackoff {
+    pub(crate) async fn wait(&mut self) {
+        let jitter = rand::thread_rng().gen_range(0..=self.delay.as_millis() as u64 / 2);
+        tokio::time::sleep(self.delay + Duration::from_millis(jitter)).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 fn is_lock_timeout(e: &sqlx::Error) -> bool {

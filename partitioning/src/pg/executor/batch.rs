@@ -9,11 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
-use super::{is_lock_timeout, ExecOptions, Outcome};
+use super::{is_lock_timeout, ExecOptions, LockBackoff, Outcome};
 use crate::planner::{Action, ActionKind};
 
 /// Partitions a batch creates at most. Bounds how long the parent's SHARE UPDATE EXCLUSIVE lock is
@@ -63,7 +62,7 @@ pub(super) async fn create_run(
     }
     let started = Instant::now();
     let attempts = opts.attempts.max(1);
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = LockBackoff::default();
     for attempt in 1..=attempts {
         let made: Result<Vec<Option<String>>, sqlx::Error> =
             sqlx::query_scalar("SELECT rustcare_create_partitions($1, $2::date[])")
@@ -99,9 +98,7 @@ pub(super) async fn create_run(
                     attempt,
                     "batched create: lock not granted within lock_timeout; retrying"
                 );
-                let jitter = rand::thread_rng().gen_range(0..=delay.as_millis() as u64 / 2);
-                tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                backoff.wait().await;
             }
             Err(e) => {
                 // 42883: a database without migration 013. Anything else: one partition of the
