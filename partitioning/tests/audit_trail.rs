@@ -161,3 +161,79 @@ async fn sql_side_appends_verify_too() {
     let report = audit::verify(&db.pool).await.unwrap();
     assert!(report.ok() && report.rows == 3, "{report:?}");
 }
+
+/// A setting change is audited: a sync that changes the stored policy appends one
+/// `policy_changed` event (actor, old and new value of each changed field); a sync with nothing to
+/// change appends nothing.
+#[tokio::test]
+async fn a_policy_change_is_one_audited_event_and_a_no_op_sync_writes_none() {
+    use partitioning::config::Config;
+    use partitioning::pg::policy_sync;
+    use partitioning::policy::{CleanupMode, Retention};
+    use partitioning::table::ManagedTable;
+
+    let db = TestDb::migrated().await.unwrap();
+    let events = |pool: sqlx::PgPool| async move {
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+            "SELECT actor, detail FROM audit_trail WHERE action = 'policy_changed' ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows
+    };
+    let mut config = Config::default();
+    policy_sync::sync_as(&db.pool, &config, "cli:alice")
+        .await
+        .unwrap();
+    assert!(
+        events(db.pool.clone()).await.is_empty(),
+        "defaults: no change"
+    );
+
+    for p in &mut config.policies {
+        if p.table == ManagedTable::AuthAuditLog {
+            p.cleanup = CleanupMode::Auto;
+        }
+        if p.table == ManagedTable::Sessions {
+            p.retention = Retention::Days(30);
+        }
+    }
+    let changed = policy_sync::sync_as(&db.pool, &config, "cli:alice")
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    let got = events(db.pool.clone()).await;
+    assert_eq!(got.len(), 1, "one event for the whole sync: {got:?}");
+    let (actor, detail) = &got[0];
+    assert_eq!(actor, "cli:alice");
+    let changes = detail["changes"].as_array().unwrap();
+    let find = |table: &str, field: &str| {
+        changes
+            .iter()
+            .find(|c| c["table"] == table && c["field"] == field)
+            .cloned()
+    };
+    let mode = find("auth_audit_log", "cleanup_mode").expect("cleanup_mode change recorded");
+    assert_eq!(
+        (mode["old"].as_str(), mode["new"].as_str()),
+        (Some("approval"), Some("auto"))
+    );
+    let ret = find("sessions", "retention").expect("retention change recorded");
+    assert_eq!(
+        (ret["old"].as_str(), ret["new"].as_str()),
+        (Some("90 days"), Some("30 days"))
+    );
+    assert_eq!(changes.len(), 2, "only the changed fields: {changes:?}");
+
+    policy_sync::sync_as(&db.pool, &config, "scheduler")
+        .await
+        .unwrap();
+    assert_eq!(
+        events(db.pool.clone()).await.len(),
+        1,
+        "an unchanged sync writes nothing"
+    );
+    let report = audit::verify(&db.pool).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}

@@ -133,7 +133,7 @@ async fn run(
     let pool = &db.pool;
     if mode != Mode::DryRun {
         // The SQL functions (pg_cron) read their policy from the table: keep it equal to the file.
-        policy_sync::sync(pool, &ctx.config).await?;
+        policy_sync::sync_as(pool, &ctx.config, &ctx.actor).await?;
     }
     // The lean snapshot decides whether there is work; a plan that detaches, drops or holds
     // anything is made again from every field (its sizes go into the log and the report).

@@ -156,11 +156,13 @@ mod ssr {
             ));
         }
         // The SQL functions (pg_cron) read their policy from the table: keep it equal to the file.
-        policy_sync::sync(&pool, &config).await.map_err(|e| {
-            ServerFnError::new(format!(
-                "Syncing partition_policy from the policy file failed: {e}. Nothing was run."
-            ))
-        })?;
+        policy_sync::sync_as(&pool, &config, &username)
+            .await
+            .map_err(|e| {
+                ServerFnError::new(format!(
+                    "Syncing partition_policy from the policy file failed: {e}. Nothing was run."
+                ))
+            })?;
         let id = crate::auth::password::random_token(16);
         let view = JobView {
             id: id.clone(),

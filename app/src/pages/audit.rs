@@ -25,7 +25,7 @@ const ACTIONS: &[&str] = &[
     "report_generated",
     "report_downloaded",
     "report_signed",
-    "schedule_changed",
+    "policy_changed",
     "scheduler_run",
     "cron_installed",
     "cron_removed",

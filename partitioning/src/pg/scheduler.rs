@@ -154,7 +154,7 @@ async fn work(
     config: &Config,
     job: Job,
 ) -> Result<(&'static str, String, i32), String> {
-    policy_sync::sync(pool, config)
+    policy_sync::sync_as(pool, config, ACTOR)
         .await
         .map_err(|e| format!("syncing the policy table: {e}"))?;
     let snapshot = catalog::snapshot(pool, &[])
