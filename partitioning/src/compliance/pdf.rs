@@ -9,9 +9,9 @@ use pdf_writer::{Content, Date, Name, Pdf, Rect, Ref, Str, TextStr};
 
 use super::ComplianceReport;
 
-mod layout;
+pub(crate) mod layout;
 mod metrics;
-mod sections;
+pub(crate) mod sections;
 
 use layout::{Op, GREY};
 use sections::lay_out;

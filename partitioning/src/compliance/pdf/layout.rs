@@ -12,6 +12,14 @@ pub const MARGIN: f32 = 36.0;
 pub const TOP: f32 = PAGE_H - MARGIN - 22.0;
 pub const BOTTOM: f32 = MARGIN + 34.0;
 pub const WIDTH: f32 = PAGE_W - 2.0 * MARGIN;
+/// What [`Layout::heading`] takes: gap above, 13 pt line, space below.
+pub const HEADING_H: f32 = 28.0;
+/// Table text size and line spacing.
+const TABLE_SIZE: f32 = 7.5;
+const TABLE_LEADING: f32 = TABLE_SIZE * 1.25;
+/// A table's header row, and its "(none)" line when it has no rows.
+const TABLE_HEAD_H: f32 = TABLE_SIZE * 1.3 + 6.0;
+const TABLE_NONE_H: f32 = 14.0;
 
 pub type Rgb = (f32, f32, f32);
 pub const BLACK: Rgb = (0.0, 0.0, 0.0);
@@ -141,10 +149,33 @@ impl Layout {
         self.y = TOP;
     }
 
-    /// Starts a new page unless `height` more points fit on this one.
+    /// Starts a new page unless `height` more points fit on this one. On a page that is still
+    /// empty a break cannot help (the thing is taller than a page), so none is made.
     pub fn need(&mut self, height: f32) {
-        if self.y - height < BOTTOM {
+        if self.y - height < BOTTOM && self.y < TOP {
             self.new_page();
+        }
+    }
+
+    /// Lays out `place` on this page if all of it fits, or else whole at the top of the next one
+    /// (the attestation: a signature line must never sit on a page apart from what it signs). It
+    /// is measured by laying it out on a scratch copy, so it cannot drift from what is drawn; a
+    /// block taller than a page flows from the top of a new page.
+    pub fn keep_together(&mut self, place: impl Fn(&mut Layout)) {
+        let mut trial = Layout {
+            pages: vec![Vec::new()],
+            y: self.y,
+        };
+        place(&mut trial);
+        if trial.pages.len() == 1 {
+            let ops = trial.pages.pop().unwrap_or_default();
+            self.ops().extend(ops);
+            self.y = trial.y;
+        } else {
+            if self.y < TOP {
+                self.new_page();
+            }
+            place(self);
         }
     }
 
@@ -163,8 +194,10 @@ impl Layout {
         self.y -= points;
     }
 
-    pub fn heading(&mut self, text: &str) {
-        self.need(60.0);
+    /// A section title, kept on one page with the first `keep_with_next` points of what follows
+    /// (a table's header and first row: see [`Layout::table_lead`]), so a title never ends a page.
+    pub fn heading(&mut self, text: &str, keep_with_next: f32) {
+        self.need(HEADING_H + keep_with_next);
         self.gap(8.0);
         let y = self.y - 13.0;
         self.text(MARGIN, y, 13.0, true, BLACK, text);
@@ -205,7 +238,7 @@ impl Layout {
             self.text(MARGIN, y, 9.0, true, GREY, &format!("{title} (continued)"));
             self.y = y - 5.0;
         }
-        let h = size * 1.3 + 6.0;
+        let h = TABLE_HEAD_H;
         let y = self.y - h;
         self.ops().push(Op::Fill {
             x: MARGIN,
@@ -228,21 +261,25 @@ impl Layout {
         self.y -= h;
     }
 
+    /// The height of a table's header row plus its first row (or its "(none)" line): what must
+    /// fit on a page for the table to start there, so a header never sits alone at a page's foot.
+    pub fn table_lead(columns: &[Column], rows: &[TableRow]) -> f32 {
+        TABLE_HEAD_H
+            + rows
+                .first()
+                .map_or(TABLE_NONE_H, |row| row_height(&wrap_row(columns, row)))
+    }
+
     /// A table whose rows wrap inside their cells and which continues on the next page with the
     /// header row repeated. `title` names it on continuation pages.
     pub fn table(&mut self, title: &str, columns: &[Column], rows: &[TableRow]) {
-        let size = 7.5;
-        let leading = size * 1.25;
-        self.need(3.0 * (leading + 6.0) + 20.0);
+        let size = TABLE_SIZE;
+        let leading = TABLE_LEADING;
+        self.need(Layout::table_lead(columns, rows));
         self.table_header(title, columns, size, false);
         for row in rows {
-            let wrapped: Vec<Vec<String>> = columns
-                .iter()
-                .zip(&row.cells)
-                .map(|(c, text)| wrap(text, size, false, c.width * WIDTH - 6.0))
-                .collect();
-            let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
-            let h = lines as f32 * leading + 4.0;
+            let wrapped = wrap_row(columns, row);
+            let h = row_height(&wrapped);
             if self.y - h < BOTTOM {
                 self.new_page();
                 self.table_header(title, columns, size, true);
@@ -287,12 +324,29 @@ impl Layout {
             });
         }
         if rows.is_empty() {
-            self.need(12.0);
             self.text(MARGIN + 3.0, self.y - 10.0, 8.0, false, GREY, "(none)");
-            self.y -= 14.0;
+            self.y -= TABLE_NONE_H;
         }
         self.gap(6.0);
     }
+}
+
+/// Each cell of `row` wrapped to its column (the emphasised cell is drawn bold, so measured so).
+fn wrap_row(columns: &[Column], row: &TableRow) -> Vec<Vec<String>> {
+    columns
+        .iter()
+        .zip(&row.cells)
+        .enumerate()
+        .map(|(i, (c, text))| {
+            let bold = matches!(row.emphasis, Some((col, _)) if col == i);
+            wrap(text, TABLE_SIZE, bold, c.width * WIDTH - 6.0)
+        })
+        .collect()
+}
+
+fn row_height(wrapped: &[Vec<String>]) -> f32 {
+    let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    lines as f32 * TABLE_LEADING + 4.0
 }
 
 impl Default for Layout {

@@ -9,6 +9,9 @@ use crate::calendar::human_instant;
 use crate::compliance::{ComplianceReport, Severity};
 use crate::overview::{human_bytes, thousands};
 
+pub(crate) const SIGNATURE_LINE: &str = "Name: ______________________________    Signature: ______________________________    Date: ________________";
+pub(crate) const SIGNING_NOTE: &str = "Signing in the console records the signer, the time, this statement and the SHA-256 of both this PDF and the CSV in the append-only audit trail; the files themselves are never changed by a signature.";
+
 fn period(lower: Option<DateTime<Utc>>, upper: Option<DateTime<Utc>>) -> (String, String) {
     (
         lower.map(human_instant).unwrap_or_default(),
@@ -16,7 +19,7 @@ fn period(lower: Option<DateTime<Utc>>, upper: Option<DateTime<Utc>>) -> (String
     )
 }
 
-pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
+pub(crate) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
     let s = &report.scope;
     let mut l = Layout::new();
     l.paragraph("HIPAA retention compliance report", 18.0, true, BLACK);
@@ -49,7 +52,6 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         ),
     ]);
 
-    l.heading("Verdict per table");
     let rows: Vec<TableRow> = report
         .verdicts
         .iter()
@@ -72,9 +74,9 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         num("Notes", 0.06),
         col("Summary", 0.64),
     ];
+    l.heading("Verdict per table", Layout::table_lead(&cols, &rows));
     l.table("Verdict per table", &cols, &rows);
 
-    l.heading("Retention policy and its basis");
     let rows: Vec<TableRow> = report
         .policies
         .iter()
@@ -101,9 +103,12 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         col("Cleanup", 0.06),
         col("Basis", 0.51),
     ];
+    l.heading(
+        "Retention policy and its basis",
+        Layout::table_lead(&cols, &rows),
+    );
     l.table("Retention policy and its basis", &cols, &rows);
 
-    l.heading("Findings and exceptions");
     let rows: Vec<TableRow> = report
         .findings
         .iter()
@@ -138,9 +143,9 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         num("Rows", 0.06),
         col("Explanation", 0.41),
     ];
+    l.heading("Findings and exceptions", Layout::table_lead(&cols, &rows));
     l.table("Findings and exceptions", &cols, &rows);
 
-    l.heading("Disposal log (drops inside the period)");
     let rows: Vec<TableRow> = report
         .disposals
         .iter()
@@ -172,20 +177,24 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         })
         .collect();
     let cols = [
-        col("Table", 0.09),
-        col("Partition", 0.15),
+        col("Table", 0.08),
+        col("Partition", 0.14),
         col("Period", 0.09),
         col("Dropped at", 0.08),
         num("Rows", 0.05),
         col("Executed by", 0.08),
-        col("Requested by", 0.1),
+        col("Requested by", 0.09),
         col("Approvers", 0.11),
-        col("Plan fingerprint", 0.17),
+        // Wide enough for a SHA-256 in two lines.
+        col("Plan fingerprint", 0.2),
         col("Policy", 0.08),
     ];
+    l.heading(
+        "Disposal log (drops inside the period)",
+        Layout::table_lead(&cols, &rows),
+    );
     l.table("Disposal log", &cols, &rows);
 
-    l.heading("Partition inventory over the retention window");
     let rows: Vec<TableRow> = report
         .inventory
         .iter()
@@ -218,24 +227,20 @@ pub(super) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         num("Size", 0.07),
         col("Note", 0.25),
     ];
+    l.heading(
+        "Partition inventory over the retention window",
+        Layout::table_lead(&cols, &rows),
+    );
     l.table("Partition inventory", &cols, &rows);
 
-    l.heading("Attestation");
-    l.paragraph(&report.attestation, 9.5, false, BLACK);
-    l.gap(14.0);
-    l.need(60.0);
-    l.paragraph(
-        "Name: ______________________________    Signature: ______________________________    Date: ________________",
-        9.5,
-        false,
-        BLACK,
-    );
-    l.gap(6.0);
-    l.paragraph(
-        "Signing in the console records the signer, the time, this statement and the SHA-256 of both this PDF and the CSV in the append-only audit trail; the files themselves are never changed by a signature.",
-        8.0,
-        false,
-        GREY,
-    );
+    // One block: the statement, the lines to sign on and what signing records never part.
+    l.keep_together(|l| {
+        l.heading("Attestation", 0.0);
+        l.paragraph(&report.attestation, 9.5, false, BLACK);
+        l.gap(14.0);
+        l.paragraph(SIGNATURE_LINE, 9.5, false, BLACK);
+        l.gap(6.0);
+        l.paragraph(SIGNING_NOTE, 8.0, false, GREY);
+    });
     l
 }
