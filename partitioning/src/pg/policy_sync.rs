@@ -1,5 +1,6 @@
-//! Writes the loaded `Config` into `partition_policy`, so the SQL functions pg_cron runs follow the
-//! same policy as the CLI and the console. The table's CHECK (no audit retention under 6 years)
+//! Writes the loaded `Config` into `partition_policy` (and `APPROVAL_EXPIRY_HOURS` into
+//! `partition_settings`, 015), so the SQL functions pg_cron runs follow the same policy as the CLI
+//! and the console; a real change is audited (`policy_changed`). The table's CHECK (no audit retention under 6 years)
 //! stays the last guard: a config that slipped past the parser still cannot weaken it.
 
 use sqlx::PgPool;
@@ -8,7 +9,8 @@ use super::audit::{self, AuditEvent};
 use crate::config::Config;
 use crate::policy::Retention;
 
-/// One table whose stored policy was changed by a sync.
+/// One table whose stored policy was changed by a sync (`partition_settings` when the change was
+/// `APPROVAL_EXPIRY_HOURS`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PolicyChange {
     pub table: String,
@@ -27,15 +29,20 @@ pub enum SyncError {
 
 /// How many of the config's policies differ from (or are missing in) `partition_policy`: one
 /// read, no lock, so the common case (nothing changed) costs a round trip and no commit to disk.
-/// The comparison is the upsert's own `WHERE` below.
+/// The comparison is the upsert's own `WHERE` below. `{SETTINGS}` adds the stored expiry's
+/// difference (`SETTINGS_DIFFERENT`), or nothing on a database without 015.
 const DIFFERENT_SQL: &str = "\
-SELECT count(*) FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], \
-                            $7::text[], $8::bool[]) AS w(t, col, period, y, d, ahead, cleanup, def) \
+SELECT (SELECT count(*) FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], \
+                            $6::int[], $7::text[], $8::bool[]) AS w(t, col, period, y, d, ahead, cleanup, def) \
 WHERE NOT EXISTS (SELECT 1 FROM partition_policy pp WHERE pp.table_name = w.t \
     AND (pp.partition_column, pp.period, pp.retention::text, pp.partitions_ahead, pp.cleanup_mode, \
          pp.default_partition) \
         IS NOT DISTINCT FROM (w.col, w.period, make_interval(years => w.y, days => w.d)::text, \
-         w.ahead, w.cleanup, w.def))";
+         w.ahead, w.cleanup, w.def))){SETTINGS}";
+
+const SETTINGS_DIFFERENT: &str =
+    " + (SELECT count(*) FROM (SELECT $9::int AS h) c WHERE NOT EXISTS \
+    (SELECT 1 FROM partition_settings s WHERE s.singleton AND s.approval_expiry_hours = c.h))";
 
 /// `(years, days)` of a retention as `make_interval` takes them.
 fn retention_parts(r: &Retention) -> (i32, i32) {
@@ -45,12 +52,43 @@ fn retention_parts(r: &Retention) -> (i32, i32) {
     }
 }
 
-/// True when every policy of `config` is already stored as it is.
+/// `APPROVAL_EXPIRY_HOURS` as `partition_settings` stores it.
+fn expiry_hours(config: &Config) -> i32 {
+    i32::try_from(config.approval_expiry_hours).unwrap_or(i32::MAX)
+}
+
+/// True when every policy of `config` (and its approval expiry) is already stored as it is.
 async fn in_sync(pool: &PgPool, config: &Config) -> Result<bool, SyncError> {
+    let with_settings = DIFFERENT_SQL.replace("{SETTINGS}", SETTINGS_DIFFERENT);
+    match count_different(pool, config, &with_settings).await {
+        // 42P01 naming partition_settings: a database migrated before 015; compare the policies.
+        Err(sqlx::Error::Database(e))
+            if e.code().as_deref() == Some("42P01")
+                && e.message().contains("partition_settings") =>
+        {
+            let policies_only = DIFFERENT_SQL.replace("{SETTINGS}", "");
+            classify(count_different(pool, config, &policies_only).await)
+        }
+        other => classify(other),
+    }
+}
+
+fn classify(differing: Result<i64, sqlx::Error>) -> Result<bool, SyncError> {
+    match differing {
+        Ok(n) => Ok(n == 0),
+        // 42P01 undefined_table: the migration that makes partition_policy has not run.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
+            Err(SyncError::NotMigrated)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn count_different(pool: &PgPool, config: &Config, sql: &str) -> Result<i64, sqlx::Error> {
     let ps = &config.policies;
     let col = |f: &dyn Fn(&crate::policy::Policy) -> String| ps.iter().map(f).collect::<Vec<_>>();
     let num = |f: &dyn Fn(&crate::policy::Policy) -> i32| ps.iter().map(f).collect::<Vec<_>>();
-    let differing: Result<i64, sqlx::Error> = sqlx::query_scalar(DIFFERENT_SQL)
+    let mut q = sqlx::query_scalar(sql)
         .bind(col(&|p| p.table.name().to_string()))
         .bind(col(&|p| p.table.partition_column().to_string()))
         .bind(col(&|p| p.table.period().as_str().to_string()))
@@ -62,23 +100,19 @@ async fn in_sync(pool: &PgPool, config: &Config) -> Result<bool, SyncError> {
             ps.iter()
                 .map(|p| p.default_partition)
                 .collect::<Vec<bool>>(),
-        )
-        .fetch_one(pool)
-        .await;
-    match differing {
-        Ok(n) => Ok(n == 0),
-        // 42P01 undefined_table: the migration that makes partition_policy has not run.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
-            Err(SyncError::NotMigrated)
-        }
-        Err(e) => Err(e.into()),
+        );
+    if sql.contains("$9") {
+        q = q.bind(expiry_hours(config));
     }
+    q.fetch_one(pool).await
 }
 
 /// One field of a table's stored policy that a sync changed: what the audit event records.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldChange {
-    pub table: String,
+    /// The managed table; `None` for a setting of the whole file (`approval_expiry_hours`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
     /// `partition_column`, `period`, `retention`, `partitions_ahead`, `cleanup_mode`,
     /// `default_partition` (the column names of `partition_policy`).
     pub field: &'static str,
@@ -113,7 +147,7 @@ fn diff(old: Option<&StoredRow>, new: &StoredRow) -> Vec<FieldChange> {
         .filter_map(|(i, (field, value))| {
             let old = before.as_ref().map(|b| b[i].1.clone());
             (old.as_ref() != Some(&value)).then(|| FieldChange {
-                table: new.0.clone(),
+                table: Some(new.0.clone()),
                 field,
                 old,
                 new: value,
@@ -188,6 +222,12 @@ pub async fn sync_as(
             changed.push(PolicyChange { table: new.0 });
         }
     }
+    if let Some(change) = sync_expiry(&mut tx, config).await? {
+        fields.push(change);
+        changed.push(PolicyChange {
+            table: "partition_settings".into(),
+        });
+    }
     if !fields.is_empty() {
         record(&mut tx, actor, &fields).await?;
     }
@@ -196,6 +236,43 @@ pub async fn sync_as(
         tracing::info!(tables = ?changed.iter().map(|c| &c.table).collect::<Vec<_>>(), actor, "partition_policy updated from the config");
     }
     Ok(changed)
+}
+
+/// Stores `APPROVAL_EXPIRY_HOURS` in `partition_settings` (read by `rustcare_file_cleanup_request`,
+/// 015) when it differs; the change, or `None`. Skipped on a database migrated before 015.
+async fn sync_expiry(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    config: &Config,
+) -> Result<Option<FieldChange>, SyncError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('partition_settings') IS NOT NULL")
+        .fetch_one(&mut **tx)
+        .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let hours = expiry_hours(config);
+    let old: Option<i32> = sqlx::query_scalar(
+        "SELECT approval_expiry_hours FROM partition_settings WHERE singleton FOR UPDATE",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if old == Some(hours) {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO partition_settings (singleton, approval_expiry_hours, updated_at) \
+         VALUES (true, $1, now()) ON CONFLICT (singleton) DO UPDATE \
+         SET approval_expiry_hours = EXCLUDED.approval_expiry_hours, updated_at = now()",
+    )
+    .bind(hours)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(FieldChange {
+        table: None,
+        field: "approval_expiry_hours",
+        old: old.map(serde_json::Value::from),
+        new: serde_json::Value::from(hours),
+    }))
 }
 
 /// Appends the `policy_changed` event inside the sync's transaction. A database migrated only to
@@ -214,7 +291,7 @@ async fn record(
         );
         return Ok(());
     }
-    let mut tables: Vec<&str> = fields.iter().map(|f| f.table.as_str()).collect();
+    let mut tables: Vec<&str> = fields.iter().filter_map(|f| f.table.as_deref()).collect();
     tables.dedup();
     let detail = serde_json::json!({
         "source": "the policy file (config/partitioning.conf or --config), applied by a policy sync",
