@@ -62,7 +62,7 @@ test("dba1 requests, dba2 approves, compliance co-signs, the cleanup runs", asyn
   await expect(dba2.getByTestId("approve")).toContainText(`Approve dropping ${pastRetention.length} partitions`);
   await dba2.getByTestId("approve").click();
   await expect(dba2.getByTestId("decision-result")).toContainText("pending");
-  await expect(dba2.getByTestId("request-explain")).toContainText("Waiting for: compliance");
+  await expect(dba2.getByTestId("request-explain")).toContainText("Still needed: a compliance officer's approval (role compliance)");
 
   // The compliance officer co-signs.
   const carol = await as(browser, "compliance", `/requests/${id}`);

@@ -1,6 +1,7 @@
 //! The two-person rule for destructive cleanups, as a pure state machine: request states and
 //! their transitions, who may approve or reject (never the requester; a DBA, plus a compliance
-//! officer when `auth_audit_log` is touched; an admin counts as either), expiry, and the exact
+//! officer when `auth_audit_log` is touched; an admin counts as a DBA, never as the compliance
+//! officer: DOMAIN.md asks for a compliance officer's approval), expiry, and the exact
 //! list of drops a request carries. `pg::approvals` stores it; the console and CLI show it.
 
 use std::fmt;
@@ -170,20 +171,28 @@ impl Signer {
 pub struct Approval {
     pub at: DateTime<Utc>,
     pub actor: String,
-    /// The role it counted as: `dba`, `compliance` or `admin` (an admin fills `counted_as`).
+    /// The approver's role: `dba`, `compliance` or `admin` (an admin fills the DBA slot).
     pub role: String,
     pub decision: Decision,
     pub comment: String,
 }
 
+impl Signer {
+    /// Who can fill the slot, in the words the request page and the CLI use.
+    pub fn needed(self) -> &'static str {
+        match self {
+            Signer::Dba => "a DBA's approval (role dba or admin, not the requester)",
+            Signer::Compliance => "a compliance officer's approval (role compliance)",
+        }
+    }
+}
+
 impl Approval {
-    /// The slot an approval filled. Admins record the slot in `role` as `admin` but fill the DBA
-    /// slot first, then compliance: see `decide`.
-    fn slot(&self, needs_compliance: bool, earlier: &[Approval]) -> Option<Signer> {
+    /// The slot an approval filled: an admin counts as a DBA, never as the compliance officer.
+    fn slot(&self) -> Option<Signer> {
         match self.role.as_str() {
-            "dba" => Some(Signer::Dba),
+            "dba" | "admin" => Some(Signer::Dba),
             "compliance" => Some(Signer::Compliance),
-            "admin" => open_slot(earlier, needs_compliance),
             _ => None,
         }
     }
@@ -221,31 +230,19 @@ pub enum DecisionError {
     ComplianceNotNeeded,
     #[error("the {0} approval is already given; the request waits for another kind of signer")]
     SlotFilled(&'static str),
+    #[error("the DBA approval is already given; this request drops audit-log partitions and now needs a compliance officer's approval (role compliance), which an admin cannot give")]
+    ComplianceOfficerNeeded,
 }
 
-/// The first slot still empty among those the request needs.
-fn open_slot(approvals: &[Approval], needs_compliance: bool) -> Option<Signer> {
-    let filled = filled_slots(approvals, needs_compliance);
-    if !filled.contains(&Signer::Dba) {
-        Some(Signer::Dba)
-    } else if needs_compliance && !filled.contains(&Signer::Compliance) {
-        Some(Signer::Compliance)
-    } else {
-        None
-    }
-}
-
-/// The slots filled by approvals so far.
+/// The slots filled by approvals so far (a compliance approval fills nothing on a request that
+/// does not need one; `decide` refuses it anyway).
 pub fn filled_slots(approvals: &[Approval], needs_compliance: bool) -> Vec<Signer> {
-    let mut filled = Vec::new();
-    for (i, a) in approvals.iter().enumerate() {
-        if a.decision == Decision::Approve {
-            if let Some(s) = a.slot(needs_compliance, &approvals[..i]) {
-                filled.push(s);
-            }
-        }
-    }
-    filled
+    approvals
+        .iter()
+        .filter(|a| a.decision == Decision::Approve)
+        .filter_map(Approval::slot)
+        .filter(|s| needs_compliance || *s == Signer::Dba)
+        .collect()
 }
 
 /// The signers still missing, in order (empty: fully approved).
@@ -306,14 +303,19 @@ pub fn decide(
         Decision::Reject => RequestState::Rejected,
         Decision::Approve => {
             let filled = filled_slots(&facts.approvals, facts.needs_compliance);
-            let slot = match role {
-                "dba" => Signer::Dba,
-                "compliance" => Signer::Compliance,
-                _ => open_slot(&facts.approvals, facts.needs_compliance)
-                    .ok_or(DecisionError::NotPending(RequestState::Approved))?,
+            let slot = if role == "compliance" {
+                Signer::Compliance
+            } else {
+                Signer::Dba
             };
             if filled.contains(&slot) {
-                return Err(DecisionError::SlotFilled(slot.as_str()));
+                let compliance_missing =
+                    facts.needs_compliance && !filled.contains(&Signer::Compliance);
+                return Err(if slot == Signer::Dba && compliance_missing {
+                    DecisionError::ComplianceOfficerNeeded
+                } else {
+                    DecisionError::SlotFilled(slot.as_str())
+                });
             }
             let mut after = facts.clone();
             after.approvals.push(Approval {

@@ -133,9 +133,9 @@ fn show_text(r: &Request) -> String {
     if r.state == RequestState::Pending {
         let missing: Vec<&str> = missing_signers(&r.facts())
             .iter()
-            .map(|s| s.as_str())
+            .map(|s| s.needed())
             .collect();
-        out.push_str(&format!("\nwaiting for: {}\n", missing.join(" and ")));
+        out.push_str(&format!("\nstill needed: {}\n", missing.join(" and ")));
     }
     if let Some(d) = &r.outcome_detail {
         out.push_str(&format!("\noutcome: {d}\n"));

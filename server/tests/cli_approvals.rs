@@ -48,7 +48,7 @@ async fn cleanup_force_files_a_request_and_the_cli_executes_it_once_approved() {
 
     let shown = text(&cli(&db, &["requests", "show", "1"]).await);
     assert!(
-        shown.contains(&part) && shown.contains("waiting for: dba and compliance"),
+        shown.contains(&part) && shown.contains("still needed: a DBA's approval (role dba or admin, not the requester) and a compliance officer's approval (role compliance)"),
         "{shown}"
     );
     let early = cli(&db, &["requests", "execute", "1"]).await;

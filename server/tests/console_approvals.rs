@@ -232,3 +232,51 @@ async fn failed_logins_and_logouts_are_in_the_trail() {
         ]
     );
 }
+
+/// An admin counts as a DBA, never as the compliance officer an audit-log drop needs: after a
+/// DBA approved, an admin's approval is refused over HTTP, the request stays pending, and the
+/// request page says which approval is still needed, in those words.
+#[tokio::test]
+async fn an_admin_cannot_fill_the_compliance_slot() {
+    let (c, dba1, dba2, _carol, part) = setup().await;
+    c.add_user("root", Role::Admin).await;
+    let root = c.sign_in("root").await;
+    let id = file(&c, &dba1).await;
+    let reply = decide(&c, &dba2, id, "approve").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = decide(&c, &root, id, "approve").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .contains("compliance officer's approval (role compliance)"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        decisions(&c).await,
+        1,
+        "the admin's approval is not recorded"
+    );
+    let page = c
+        .call(
+            "/api/request",
+            &[("id", id.to_string().as_str())],
+            Some(&root),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let v: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(v["request"]["state"], "pending");
+    assert_eq!(
+        v["missing"],
+        serde_json::json!(["a compliance officer's approval (role compliance)"])
+    );
+    assert!(
+        v["decide_blocked"]
+            .as_str()
+            .is_some_and(|b| b.contains("which an admin cannot give")),
+        "{v}"
+    );
+    assert!(exists(&c, &part).await);
+}

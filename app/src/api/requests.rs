@@ -16,7 +16,8 @@ use crate::auth::CsrfClient;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestPage {
     pub request: Request,
-    /// `dba`, `compliance`: the signers still missing (pending requests).
+    /// The approvals still needed, in words (`a compliance officer's approval (role
+    /// compliance)`), for pending requests.
     pub missing: Vec<String>,
     pub viewer: String,
     /// Why this viewer cannot decide (None: they can).
@@ -105,7 +106,7 @@ pub async fn get_request(id: i64) -> Result<RequestPage, ServerFnError> {
     let missing = if request.state == RequestState::Pending {
         missing_signers(&request.facts())
             .iter()
-            .map(|s| s.as_str().to_string())
+            .map(|s| s.needed().to_string())
             .collect()
     } else {
         Vec::new()

@@ -160,18 +160,18 @@ fn Detail(
         count(r.total_rows()),
         human_bytes(r.total_bytes())
     );
-    let waiting =
-        (!page.missing.is_empty()).then(|| format!("Waiting for: {}.", page.missing.join(" and ")));
+    let waiting = (!page.missing.is_empty())
+        .then(|| format!("Still needed: {}.", page.missing.join(" and ")));
     view! {
         <div class="panel-head">
             <h1>{format!("Cleanup request #{} ", r.id)} {state_badge(r.state)}</h1>
             <A href="/requests" attr:class="button small">"All requests"</A>
         </div>
-        <p data-testid="request-explain">{sentence(r.state.explain())} " " {waiting}</p>
+        <p data-testid="request-explain">{sentence(r.state.explain())} " " <span data-testid="still-needed">{waiting}</span></p>
         <dl class="facts">
             <dt>"Requested by"</dt><dd data-testid="requested-by">{r.requested_by.clone()} " at " {when(r.created_at)}</dd>
             <dt>"Expires"</dt><dd>{when(r.expires_at)}</dd>
-            <dt>"Approvals needed"</dt><dd>{if r.needs_compliance { "a DBA (not the requester) and a compliance officer — it drops audit-log partitions" } else { "a DBA (not the requester)" }}</dd>
+            <dt>"Approvals needed"</dt><dd>{if r.needs_compliance { "a DBA (role dba or admin, not the requester) and a compliance officer (role compliance) — it drops audit-log partitions" } else { "a DBA (role dba or admin, not the requester)" }}</dd>
             <dt>"Plan fingerprint"</dt><dd><code data-testid="fingerprint">{r.fingerprint.clone()}</code>
                 <span class="muted small">" SHA-256 of the partitions, bounds, row estimates and table oids; recomputed at execution, a difference invalidates the request."</span></dd>
             {r.executed_by.clone().map(|by| view! { <dt>"Executed by"</dt><dd>{by} {r.executed_at.map(|t| format!(" at {}", when(t)))}</dd> })}

@@ -134,6 +134,14 @@ fn decision_rules() {
             "dba3",
             Dba,
             Approve,
+            Err(DecisionError::ComplianceOfficerNeeded),
+        ),
+        (
+            "a second DBA on a sessions request: the one slot is filled",
+            facts(false, vec![ok("admin", "admin")]),
+            "dba3",
+            Dba,
+            Approve,
             Err(DecisionError::SlotFilled("dba")),
         ),
         (
@@ -153,12 +161,36 @@ fn decision_rules() {
             Ok(("admin", pending)),
         ),
         (
-            "an admin fills compliance when the DBA signed",
+            "an admin cannot fill the compliance slot when the DBA signed",
             facts(true, vec![ok("dba2", "dba")]),
             "admin",
             Admin,
             Approve,
+            Err(DecisionError::ComplianceOfficerNeeded),
+        ),
+        (
+            "an admin approves a sessions cleanup as its DBA",
+            facts(false, vec![]),
+            "admin",
+            Admin,
+            Approve,
             Ok(("admin", approved)),
+        ),
+        (
+            "compliance co-signs after an admin approved as DBA",
+            facts(true, vec![ok("admin", "admin")]),
+            "compliance",
+            Compliance,
+            Approve,
+            Ok(("compliance", approved)),
+        ),
+        (
+            "an admin may still reject an audit-log request",
+            facts(true, vec![ok("dba2", "dba")]),
+            "admin",
+            Admin,
+            Reject,
+            Ok(("admin", RequestState::Rejected)),
         ),
         (
             "one decision per person",
@@ -249,8 +281,14 @@ fn missing_signers_follow_the_approvals() {
     assert_eq!(missing_signers(&f), [Signer::Dba, Signer::Compliance]);
     let f = facts(true, vec![ok("admin", "admin")]);
     assert_eq!(missing_signers(&f), [Signer::Compliance]);
+    // An approval recorded by an admin after a DBA (allowed before admins stopped counting as
+    // compliance) does not fill the compliance slot.
     let f = facts(true, vec![ok("dba2", "dba"), ok("admin", "admin")]);
+    assert_eq!(missing_signers(&f), [Signer::Compliance]);
+    let f = facts(true, vec![ok("admin", "admin"), ok("carol", "compliance")]);
     assert!(missing_signers(&f).is_empty());
+    let f = facts(false, vec![ok("carol", "compliance")]);
+    assert_eq!(missing_signers(&f), [Signer::Dba], "compliance is no DBA");
     assert!(needs_compliance(&[
         ManagedTable::Sessions,
         ManagedTable::AuthAuditLog

@@ -18,7 +18,8 @@ pub(super) struct DisposalLog {
 
 /// Why the request's approvals do not meet the two-person rule, or None when they do: someone
 /// other than the requester approved as DBA (or admin), and, for the audit log or a request
-/// marked `needs_compliance`, a different person approved as compliance officer (or admin).
+/// marked `needs_compliance`, a different person approved as compliance officer (role
+/// `compliance` only: an admin counts as a DBA, as `approval::decide` rules).
 fn approval_gap(
     table: ManagedTable,
     req: &RequestRecord,
@@ -32,9 +33,9 @@ fn approval_gap(
         .iter()
         .find(|a| a.role == "dba" || a.role == "admin");
     let needs_compliance = req.needs_compliance || table == ManagedTable::AuthAuditLog;
-    let compliance = approving.iter().find(|a| {
-        (a.role == "compliance" || a.role == "admin") && dba.is_none_or(|d| d.actor != a.actor)
-    });
+    let compliance = approving
+        .iter()
+        .find(|a| a.role == "compliance" && dba.is_none_or(|d| d.actor != a.actor));
     match (dba, needs_compliance, compliance) {
         (None, _, _) => Some(format!(
             "request #{} has no approval by a DBA other than its requester {}",
