@@ -53,6 +53,60 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Checks that `out` can be written: it is not a directory, its directory exists and a file can be
+/// created there (probed with a temporary file, which also covers read-only mounts and ACLs that
+/// permission bits would not show). The message says what to give instead.
+fn check_out(out: &Path, format: ReportFormat) -> Result<(), String> {
+    let example = |dir: &Path| dir.join(format.file_name(1)).display().to_string();
+    let shown = out.display();
+    if out.is_dir()
+        || out
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+    {
+        return Err(format!(
+            "--out {shown} is a directory: give a file name, e.g. {}",
+            example(out)
+        ));
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.exists() {
+        return Err(format!(
+            "--out {shown}: the directory {} does not exist: create it first (mkdir -p {}) or write elsewhere",
+            dir.display(),
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "--out {shown}: {} is not a directory: give a path inside a directory, e.g. {}",
+            dir.display(),
+            example(Path::new("."))
+        ));
+    }
+    let probe = dir.join(format!(".rustcare-report.{}.probe", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        // Left by an earlier run with the same pid that was killed: the directory is writable.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!(
+            "--out {shown}: cannot write in {} ({e}): give a directory you can write to",
+            dir.display()
+        )),
+    }
+}
+
 pub async fn run(ctx: &Ctx, args: &ReportArgs) -> anyhow::Result<u8> {
     let format = match ctx.format {
         Format::Csv => ReportFormat::Csv,
@@ -70,12 +124,9 @@ pub async fn run(ctx: &Ctx, args: &ReportArgs) -> anyhow::Result<u8> {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return usage(&e.0),
     };
-    if args.out.is_dir() {
-        return usage(&format!(
-            "--out {} is a directory: give a file name, e.g. {}",
-            args.out.display(),
-            args.out.join(format.file_name(1)).display()
-        ));
+    // Before anything is generated: a run refused here stores nothing and audits nothing.
+    if let Err(message) = check_out(&args.out, format) {
+        return usage(&message);
     }
     let db = crate::context::open_db().await?;
     let tables = ctx.tables();

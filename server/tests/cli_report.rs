@@ -21,9 +21,15 @@ async fn report_refuses_bad_input_and_writes_stored_files() {
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("rustcare-cli-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("r.pdf");
     let out_s = out.to_str().unwrap();
+    let missing_dir = dir.join("no-such-dir").join("r.pdf");
+    let a_file = dir.join("plain-file");
+    std::fs::write(&a_file, b"x").unwrap();
+    let under_file = a_file.join("r.pdf");
+    let trailing_slash = format!("{}/", dir.join("not-yet").display());
     let today = chrono::Utc::now().date_naive().to_string();
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .date_naive()
@@ -100,6 +106,45 @@ async fn report_refuses_bad_input_and_writes_stored_files() {
             ],
             "is a directory",
         ),
+        (
+            vec![
+                "--from",
+                &today,
+                "--to",
+                &today,
+                "--format",
+                "pdf",
+                "--out",
+                missing_dir.to_str().unwrap(),
+            ],
+            "no-such-dir does not exist: create it first (mkdir -p",
+        ),
+        (
+            vec![
+                "--from",
+                &today,
+                "--to",
+                &today,
+                "--format",
+                "csv",
+                "--out",
+                under_file.to_str().unwrap(),
+            ],
+            "plain-file is not a directory",
+        ),
+        (
+            vec![
+                "--from",
+                &today,
+                "--to",
+                &today,
+                "--format",
+                "csv",
+                "--out",
+                &trailing_slash,
+            ],
+            "is a directory: give a file name",
+        ),
     ];
     for (args, why) in bad {
         let mut all = vec!["report"];
@@ -116,6 +161,22 @@ async fn report_refuses_bad_input_and_writes_stored_files() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(!out.exists());
     assert_eq!(reports(&db).await, 0, "nothing stored by a refused run");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_trail WHERE action LIKE 'report%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 0, "nothing audited by a refused run");
+    assert!(!missing_dir.parent().unwrap().exists(), "no directory made");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "plain-file")
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no probe or temporary file left: {leftovers:?}"
+    );
 
     let o = cli(
         &db,
