@@ -42,10 +42,18 @@ pub async fn sign(
     else {
         return Err(ReportError::Refused(format!("There is no report {id}.")));
     };
-    let (csv_sha, pdf_sha): (String, String) = (row.get("csv_sha256"), row.get("pdf_sha256"));
-    let attestation: String = row
-        .get::<Option<String>, _>("attestation")
-        .unwrap_or_default();
+    let decoded: Result<(String, String, Option<String>), sqlx::Error> = (|| {
+        Ok((
+            row.try_get("csv_sha256")?,
+            row.try_get("pdf_sha256")?,
+            row.try_get("attestation")?,
+        ))
+    })();
+    let (csv_sha, pdf_sha, attestation) = decoded.map_err(|e| {
+        tracing::error!(id, error = %e, "compliance report: the stored report does not decode");
+        e
+    })?;
+    let attestation = attestation.unwrap_or_default();
     let already: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM compliance_report_signatures WHERE report_id = $1 AND signer = $2)",
     )
