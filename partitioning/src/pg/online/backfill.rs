@@ -204,7 +204,9 @@ async fn copy_source(
     }
 }
 
-/// One batch and the cursor's advance, in one transaction: (rows read, rows inserted, last id).
+/// One batch and the cursor's advance (`sql::backfill_batch`): (rows read, rows inserted, last
+/// id). Sent as one autocommit statement; only the test pause point opens a transaction around
+/// it, to hold a batch's locks uncommitted while the process is killed.
 async fn backfill_step(
     pool: &PgPool,
     t: ManagedTable,
@@ -214,29 +216,19 @@ async fn backfill_step(
     batch_rows: i64,
     pause: bool,
 ) -> Result<(i64, i64, Option<String>), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let row: (i64, i64, Option<String>) = sqlx::query_as(batch)
+    let query = sqlx::query_as(batch)
         .persistent(false)
         .bind(state.cursor_id.clone())
         .bind(batch_rows)
-        .fetch_one(&mut *tx)
-        .await?;
-    if let (_, inserted, Some(last)) = &row {
-        sqlx::query(
-            "UPDATE online_migration SET cursor_key = $2::timestamptz, cursor_id = $3, \
-             rows_copied = rows_copied + $4, updated_at = now() WHERE table_name = $1",
-        )
         .bind(t.name())
-        .bind(key.to_string())
-        .bind(last.clone())
-        .bind(inserted)
-        .execute(&mut *tx)
-        .await?;
+        .bind(key.to_string());
+    if !pause {
+        return query.fetch_one(pool).await;
     }
-    if pause {
-        // Rows locked, nothing committed: a kill here must lose nothing.
-        pause_point(PausePoint::Batch).await;
-    }
+    let mut tx = pool.begin().await?;
+    let row = query.fetch_one(&mut *tx).await?;
+    // Rows locked, nothing committed: a kill here must lose nothing.
+    pause_point(PausePoint::Batch).await;
     tx.commit().await?;
     Ok(row)
 }

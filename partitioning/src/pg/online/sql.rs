@@ -135,15 +135,23 @@ pub fn capture_trigger(t: ManagedTable) -> String {
 
 /// One batch from `source` (the live table, or one of its partitions; already quoted): the next
 /// `$2` rows with an id after `$1`, read along the primary-key index and row-locked FOR SHARE so
-/// no write can change them until this batch commits, copied into the shadow. Returns (rows read,
-/// rows inserted, last id), the last id NULL when nothing is left.
+/// no write can change them until the batch commits, copied into the shadow, and the cursor of
+/// `online_migration` (`$3` the table, `$4` the cursor key) moved past them. One statement, so it
+/// runs as one autocommit transaction: the rows are locked only while the server executes it,
+/// never across a round trip to a client that may be slow to answer. Returns (rows read, rows
+/// inserted, last id), the last id NULL (and the cursor untouched) when nothing is left.
 pub fn backfill_batch(source: &str, shadow: &str, columns: &str) -> String {
     format!(
         "WITH src AS (
             SELECT {columns} FROM {source} WHERE id > $1::uuid ORDER BY id LIMIT $2 FOR SHARE),
-         ins AS (INSERT INTO {shadow} ({columns}) SELECT {columns} FROM src ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins),
-                (SELECT s.id FROM src AS s ORDER BY s.id DESC LIMIT 1)::text",
+         ins AS (INSERT INTO {shadow} ({columns}) SELECT {columns} FROM src ON CONFLICT DO NOTHING RETURNING 1),
+         done AS (SELECT (SELECT count(*) FROM src) AS read, (SELECT count(*) FROM ins) AS inserted,
+                         (SELECT s.id FROM src AS s ORDER BY s.id DESC LIMIT 1)::text AS last),
+         cursor AS (UPDATE online_migration m
+                    SET cursor_key = $4::timestamptz, cursor_id = d.last,
+                        rows_copied = m.rows_copied + d.inserted, updated_at = now()
+                    FROM done d WHERE m.table_name = $3 AND d.last IS NOT NULL RETURNING 1)
+         SELECT d.read, d.inserted, d.last FROM done d",
         shadow = quote_ident(shadow),
     )
 }
