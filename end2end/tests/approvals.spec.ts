@@ -82,9 +82,15 @@ test("dba1 requests, dba2 approves, compliance co-signs, the cleanup runs", asyn
   await expect(dba2.getByTestId("job-error")).toHaveCount(0);
   await expect(dba2.getByTestId("job-status")).toContainText("Finished:");
   await dba2.screenshot({ path: "screenshots/request-executed-progress.png", fullPage: true });
-  await dba2.getByTestId("job-reload").click();
+  // No manual reload: the finished run reloads the request (badge, heading, history).
   await expect(dba2.getByTestId("request-state")).toHaveText("executed");
+  await expect(dba2.getByTestId("drops-heading")).toContainText("Dropped");
   await expect(dba2.getByTestId("outcome")).toContainText(`${pastRetention.length} partition(s) dropped`);
+  const events = dba2.getByTestId("history-entry");
+  await expect(events).toHaveCount(5);
+  await expect(events.nth(0)).toHaveAttribute("data-event", "filed");
+  await expect(events.nth(2)).toContainText("Disposal per 164.310(d)(2)(i)");
+  await expect(events.nth(4)).toHaveAttribute("data-event", "executed");
   await dba2.screenshot({ path: "screenshots/request-executed.png", fullPage: true });
 
   // What SQL says: the partitions are gone, each drop logged with the request id.

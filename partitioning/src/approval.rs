@@ -14,10 +14,12 @@ use crate::calendar::bound_literal;
 use crate::config::Config;
 use crate::table::ManagedTable;
 
+pub mod history;
 mod request;
 #[cfg(test)]
 mod tests;
 
+pub use history::HistoryEntry;
 pub use request::{request_actions, Request, RequestAction};
 
 /// Longest comment kept with a decision (the database enforces the same).

@@ -203,6 +203,36 @@ async fn request_approve_cosign_execute_over_http_and_every_step_is_audited() {
         ))
         .await;
     assert_eq!(dropped_for, 1);
+    // The request page's history: every state change, oldest first, from the audit trail.
+    let page = c
+        .call(
+            "/api/request",
+            &[("id", id.to_string().as_str())],
+            Some(&carol),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let v: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(v["request"]["state"], "executed");
+    let history = v["history"].as_array().expect("a history");
+    let seen: Vec<(&str, &str)> = history
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("filed", "dba1"),
+            ("approved", "dba2"),
+            ("approved", "carol"),
+            ("execution started", "dba2"),
+            ("executed", "dba2"),
+        ]
+    );
+    assert!(history[2]["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("as compliance") && d.contains("checked")));
+    assert_eq!(history[4]["detail"], "1 partition dropped, 2 steps done");
     assert!(partitioning::pg::audit::verify(&c.db.pool)
         .await
         .unwrap()

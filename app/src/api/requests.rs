@@ -4,7 +4,7 @@
 //! sends; these functions only check the role, call it, and word its refusals.
 
 use leptos::prelude::*;
-use partitioning::approval::Request;
+use partitioning::approval::{HistoryEntry, Request};
 use serde::{Deserialize, Serialize};
 
 use super::plan::JobView;
@@ -23,6 +23,8 @@ pub struct RequestPage {
     /// Why this viewer cannot decide (None: they can).
     pub decide_blocked: Option<String>,
     pub can_execute: bool,
+    /// Every state change, oldest first, from the audit trail.
+    pub history: Vec<HistoryEntry>,
 }
 
 /// What filing did.
@@ -111,6 +113,9 @@ pub async fn get_request(id: i64) -> Result<RequestPage, ServerFnError> {
     } else {
         Vec::new()
     };
+    let history = approvals::history(&pool, id)
+        .await
+        .map_err(|e| ssr::failed("reading the request's history", e))?;
     let can_execute = user.role.can(Capability::RequestCleanup)
         && matches!(
             request.state,
@@ -122,6 +127,7 @@ pub async fn get_request(id: i64) -> Result<RequestPage, ServerFnError> {
         viewer: user.username,
         decide_blocked,
         can_execute,
+        history,
     })
 }
 

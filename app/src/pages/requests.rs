@@ -9,12 +9,16 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use partitioning::approval::{Request, RequestAction, RequestState};
 
 use crate::api::plan::JobView;
-use crate::api::requests::{
-    decide_request, execute_request, get_request, list_requests, request_job, RequestPage,
-};
+use crate::api::requests::{decide_request, get_request, list_requests, RequestPage};
 use crate::auth::ui::error_text;
 use crate::format::{count, human_bytes};
 use crate::pages::plan::sleep;
+
+mod execute;
+mod history;
+
+use execute::{ExecProgress, Executor};
+use history::History;
 
 /// Badge class and word for a state: colour and word together.
 pub fn state_badge(s: RequestState) -> impl IntoView {
@@ -127,20 +131,35 @@ pub fn RequestPage() -> impl IntoView {
             .unwrap_or(0)
     };
     let page = Resource::new(id, get_request);
-    // The last decision's answer: kept here, above the reloaded request, so it survives the reload.
+    // The last decision's answer and this tab's execution job: kept here, above the reloaded
+    // request, so they survive the reload.
     let flash = RwSignal::new(None::<String>);
+    let job = RwSignal::new(None::<JobView>);
+    // A run started elsewhere (another tab, the CLI): look again every 2 s until it has finished.
+    Effect::new(move |_| {
+        let executing =
+            page.with(|p| matches!(p, Some(Ok(p)) if p.request.state == RequestState::Executing));
+        let ours = job.with_untracked(|j| j.as_ref().is_some_and(|j| !j.finished));
+        if executing && !ours {
+            leptos::task::spawn_local(async move {
+                sleep(2000).await;
+                page.refetch();
+            });
+        }
+    });
     view! {
         <section class="panel">
             {move || flash.get().map(|text| view! { <p class="notice-info" data-testid="decision-result">{text}</p> })}
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || page.get().map(|r| match r {
-                    Ok(p) => view! { <Detail page=p flash reload=move || page.refetch()/> }.into_any(),
+                    Ok(p) => view! { <Detail page=p flash job reload=move || page.refetch()/> }.into_any(),
                     Err(e) => view! {
                         <h1>"Cleanup request"</h1>
                         <p class="error" role="alert" data-testid="request-error">{error_text(&e)}</p>
                     }.into_any(),
                 })}
-            </Suspense>
+            </Transition>
+            {move || job.get().map(|j| view! { <ExecProgress job=j/> })}
         </section>
     }
 }
@@ -149,6 +168,7 @@ pub fn RequestPage() -> impl IntoView {
 fn Detail(
     page: RequestPage,
     flash: RwSignal<Option<String>>,
+    job: RwSignal<Option<JobView>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let r = page.request;
@@ -177,12 +197,26 @@ fn Detail(
             {r.executed_by.clone().map(|by| view! { <dt>"Executed by"</dt><dd>{by} {r.executed_at.map(|t| format!(" at {}", when(t)))}</dd> })}
             {r.outcome_detail.clone().map(|d| view! { <dt>"Outcome"</dt><dd data-testid="outcome">{d}</dd> })}
         </dl>
-        <h2>"Will drop " <span class="muted">{format!("({what})")}</span></h2>
+        <h2 data-testid="drops-heading">{drops_heading(r.state)} " " <span class="muted">{format!("({what})")}</span></h2>
         <DropTable actions=r.actions.clone()/>
         <h2>"Decisions"</h2>
         <Decisions request=r.clone()/>
         <DecideForm id=r.id state=r.state blocked=page.decide_blocked what=what.clone() flash reload/>
-        <Executor id=r.id can=page.can_execute what reload/>
+        <Executor id=r.id can=page.can_execute what job reload/>
+        <h2>"History"</h2>
+        <History entries=page.history/>
+    }
+}
+
+/// What the list of partitions is, given where the request is.
+fn drops_heading(state: RequestState) -> &'static str {
+    match state {
+        RequestState::Pending | RequestState::Approved => "Will drop",
+        RequestState::Executing => "Dropping",
+        RequestState::Executed => "Dropped",
+        RequestState::Rejected | RequestState::Expired | RequestState::Invalidated => {
+            "Nothing dropped; the request covered"
+        }
     }
 }
 
@@ -290,89 +324,4 @@ fn DecideForm(
         {move || error.get().map(|text| view! { <p class="error" role="alert" data-testid="decision-error">{text}</p> })}
     }
     .into_any()
-}
-
-#[component]
-fn Executor(
-    id: i64,
-    can: bool,
-    what: String,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    if !can {
-        return ().into_any();
-    }
-    let job = RwSignal::new(None::<JobView>);
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let start = move |_| {
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match execute_request(id).await {
-                Ok(job_id) => loop {
-                    match request_job(job_id.clone()).await {
-                        Ok(view) => {
-                            let finished = view.finished;
-                            job.set(Some(view));
-                            if finished {
-                                busy.set(false);
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            error.set(Some(error_text(&e)));
-                            busy.set(false);
-                            break;
-                        }
-                    }
-                    sleep(500).await;
-                },
-                Err(e) => {
-                    error.set(Some(error_text(&e)));
-                    busy.set(false);
-                }
-            }
-        });
-    };
-    view! {
-        <h2>"Execute"</h2>
-        <p class="muted small">"The plan is computed again first: if anything changed since the request (a partition, its rows, the table), the request is invalidated and nothing is dropped."</p>
-        <button class="button primary danger" data-testid="execute" on:click=start
-            disabled=move || busy.get() || job.with(|j| j.as_ref().is_some_and(|j| j.finished))>
-            {format!("Execute: detach and drop {what}")}
-        </button>
-        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="execute-error">{e}</p> })}
-        {move || job.get().map(|j| view! { <ExecProgress job=j reload/> })}
-    }
-    .into_any()
-}
-
-#[component]
-fn ExecProgress(job: JobView, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let done = job.finished_steps();
-    let status = if !job.finished {
-        format!("Running: {done} of {} steps", job.total)
-    } else if job.error.is_none() {
-        format!("Finished: {done} of {} steps done", job.total)
-    } else {
-        "Finished: see below".to_string()
-    };
-    view! {
-        <div class="job" data-testid="job" data-finished=job.finished.to_string()>
-            <progress max=job.total value=done></progress>
-            <strong data-testid="job-status">{status}</strong>
-            {job.error.map(|e| view! { <p class="error" data-testid="job-error">{e}</p> })}
-            <ol class="steps">
-                {job.steps.into_iter().map(|s| view! {
-                    <li data-testid="job-step" data-ok=s.ok.to_string()>
-                        <code>{s.partition}</code> " — "
-                        <span class={if s.ok { "" } else { "text-warn" }}>{s.outcome}</span>
-                        {(s.elapsed_ms > 0).then(|| format!(" ({} ms)", s.elapsed_ms))}
-                    </li>
-                }).collect_view()}
-            </ol>
-            {job.finished.then(|| view! { <button class="button small" data-testid="job-reload" on:click=move |_| reload()>"Reload the request"</button> })}
-        </div>
-    }
 }

@@ -248,6 +248,32 @@ pub async fn list(
     Ok(out)
 }
 
+/// Request `id`'s history from the audit trail, oldest first: the rows with subject `request:<id>`
+/// and a request action (read through the `(action, at)` index, so logins do not count).
+pub async fn history(pool: &PgPool, id: i64) -> Result<Vec<approval::HistoryEntry>, ApprovalError> {
+    let rows = sqlx::query(
+        "SELECT id, at, actor, action, detail FROM audit_trail \
+         WHERE action = ANY($1) AND subject = $2 ORDER BY id",
+    )
+    .bind(approval::history::REQUEST_ACTIONS.as_slice())
+    .bind(format!("request:{id}"))
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let action: String = r.try_get("action")?;
+        let detail: serde_json::Value = r.try_get("detail")?;
+        out.extend(approval::history::entry(
+            r.try_get("id")?,
+            r.try_get("at")?,
+            &r.try_get::<String, _>("actor")?,
+            &action,
+            &detail,
+        ));
+    }
+    Ok(out)
+}
+
 async fn approvals_of<'e>(
     db: impl sqlx::PgExecutor<'e>,
     id: i64,

@@ -1,0 +1,98 @@
+//! Executing a request from its page: the button that names what it drops, and the live
+//! progress of the run. The job lives in the page's signal, so the progress stays on screen when
+//! the request is reloaded at the end (its state badge and history then show the outcome).
+
+use leptos::prelude::*;
+
+use crate::api::plan::JobView;
+use crate::api::requests::{execute_request, request_job};
+use crate::auth::ui::error_text;
+use crate::pages::plan::sleep;
+
+/// The execute button (for those who may run it) and its errors; the progress is `ExecProgress`,
+/// shown by the page from `job`. When the run finishes the request is reloaded (`reload`).
+#[component]
+pub(super) fn Executor(
+    id: i64,
+    can: bool,
+    what: String,
+    job: RwSignal<Option<JobView>>,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    if !can {
+        return ().into_any();
+    }
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let start = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match execute_request(id).await {
+                Ok(job_id) => loop {
+                    match request_job(job_id.clone()).await {
+                        Ok(view) => {
+                            let finished = view.finished;
+                            job.set(Some(view));
+                            if finished {
+                                busy.set(false);
+                                // The state badge, outcome and history come from the request.
+                                reload();
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            error.set(Some(error_text(&e)));
+                            busy.set(false);
+                            break;
+                        }
+                    }
+                    sleep(500).await;
+                },
+                Err(e) => {
+                    error.set(Some(error_text(&e)));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <h2>"Execute"</h2>
+        <p class="muted small">"The plan is computed again first: if anything changed since the request (a partition, its rows, the table), the request is invalidated and nothing is dropped."</p>
+        <button class="button primary danger" data-testid="execute" on:click=start
+            disabled=move || busy.get() || job.with(|j| j.as_ref().is_some_and(|j| j.finished))>
+            {format!("Execute: detach and drop {what}")}
+        </button>
+        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="execute-error">{e}</p> })}
+    }
+    .into_any()
+}
+
+/// The run's steps as they finish.
+#[component]
+pub(super) fn ExecProgress(job: JobView) -> impl IntoView {
+    let done = job.finished_steps();
+    let status = if !job.finished {
+        format!("Running: {done} of {} steps", job.total)
+    } else if job.error.is_none() {
+        format!("Finished: {done} of {} steps done", job.total)
+    } else {
+        "Finished: see below".to_string()
+    };
+    view! {
+        <div class="job" data-testid="job" data-finished=job.finished.to_string()>
+            <progress max=job.total value=done></progress>
+            <strong data-testid="job-status">{status}</strong>
+            {job.error.map(|e| view! { <p class="error" data-testid="job-error">{e}</p> })}
+            <ol class="steps">
+                {job.steps.into_iter().map(|s| view! {
+                    <li data-testid="job-step" data-ok=s.ok.to_string()>
+                        <code>{s.partition}</code> " — "
+                        <span class={if s.ok { "" } else { "text-warn" }}>{s.outcome}</span>
+                        {(s.elapsed_ms > 0).then(|| format!(" ({} ms)", s.elapsed_ms))}
+                    </li>
+                }).collect_view()}
+            </ol>
+        </div>
+    }
+}
