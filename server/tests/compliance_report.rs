@@ -1,5 +1,6 @@
 //! The compliance report end to end over HTTP, on a database with planted gaps: an audit month
-//! dropped early, rows stranded in a default partition, a properly approved disposal. The report
+//! dropped early, rows stranded in a default partition, a properly approved disposal (a real
+//! cleanup request through `partitioning::pg::approvals`: filed, approved, co-signed, executed). The report
 //! names each; its CSV parses back to the same findings; its PDF renders with pdftoppm; the stored
 //! files download byte-identical with the hash shown; roles are enforced; everything is audited.
 
@@ -7,13 +8,84 @@ mod console;
 
 use console::{Browser, Console};
 use partitioning::access::Role;
+use partitioning::approval::{Decision, RequestState};
 use partitioning::compliance::{csv, FindingKind, InventoryStatus, Severity, StoredReport};
+use partitioning::config::Config;
+use partitioning::pg::approvals::{self, Executed};
+use partitioning::pg::executor::ProgressEvent;
+use partitioning::table::ManagedTable;
 use reqwest::header::COOKIE;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-/// Plants the three cases; returns (dropped-early partition, approved-disposal partition).
-async fn plant(pool: &PgPool) -> (String, String) {
+fn quiet(_: ProgressEvent<'_>) {}
+
+/// Creates an audit-log month 8 years back and drops it through `partitioning::pg::approvals`:
+/// filed by dba1, approved by dba2 as DBA and by `compliance` as compliance officer, executed by
+/// dba2. Returns the partition and the request's plan fingerprint.
+async fn dispose_through_approvals(pool: &PgPool) -> (String, String) {
+    let part: String = sqlx::query_scalar(
+        "SELECT create_audit_log_partition((date_trunc('month', now()) - interval '96 months')::date)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let config = Config::default();
+    let audit = [ManagedTable::AuthAuditLog];
+    let id = approvals::file(pool, &config, &audit, "dba1")
+        .await
+        .unwrap()
+        .id();
+    let request = approvals::get(pool, id).await.unwrap().unwrap();
+    let names: Vec<&str> = request
+        .actions
+        .iter()
+        .map(|a| a.partition.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![part.as_str()],
+        "the request drops that month only"
+    );
+    let state = approvals::decide(
+        pool,
+        id,
+        "dba2",
+        Role::Dba,
+        Decision::Approve,
+        "checked the plan",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        state,
+        RequestState::Pending,
+        "the audit log needs compliance too"
+    );
+    let state = approvals::decide(
+        pool,
+        id,
+        "compliance",
+        Role::Compliance,
+        Decision::Approve,
+        "past 7 years",
+    )
+    .await
+    .unwrap();
+    assert_eq!(state, RequestState::Approved);
+    let ran = approvals::execute(pool, &config, id, "dba2", &quiet)
+        .await
+        .unwrap();
+    assert!(
+        matches!(ran, Executed::Ran { complete: true, .. }),
+        "{ran:?}"
+    );
+    (part, request.fingerprint)
+}
+
+/// Plants the three cases; returns (dropped-early partition, approved-disposal partition and its
+/// request's fingerprint).
+async fn plant(pool: &PgPool) -> (String, (String, String)) {
     // Every audit month of the 7-year window but one, 24 months back.
     sqlx::query(
         "SELECT create_audit_log_partition((date_trunc('month', now()) - make_interval(months => m))::date) \
@@ -39,42 +111,9 @@ async fn plant(pool: &PgPool) -> (String, String) {
     .execute(pool)
     .await
     .unwrap();
-    // A proper disposal: an 8-year-old month, requested by dba1, approved by dba2 and compliance.
-    let approved: String = sqlx::query_scalar(
-        "SELECT 'auth_audit_log_' || to_char(date_trunc('month', now()) - interval '96 months', 'YYYY_MM')",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    let request: i64 = sqlx::query_scalar(
-        "INSERT INTO cleanup_requests (requested_by, tables, fingerprint, actions, needs_compliance, expires_at, \
-                                       state, executed_by, executed_at) \
-         VALUES ('dba1', '{auth_audit_log}', repeat('ab', 32), jsonb_build_array(jsonb_build_object('partition', $1::text)), \
-                 true, now() + interval '1 day', 'executed', 'dba1', now()) RETURNING id",
-    )
-    .bind(&approved)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO cleanup_approvals (request_id, actor, role, decision, comment) \
-         VALUES ($1, 'dba2', 'dba', 'approve', 'checked the plan'), ($1, 'compliance', 'compliance', 'approve', 'past 7 years')",
-    )
-    .bind(request)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO partition_action_log (actor, table_name, partition_name, action, lower_bound, upper_bound, \
-                                           row_estimate, bytes, outcome, request_id) \
-         SELECT 'dba1', 'auth_audit_log', $1, 'drop', b, b + interval '1 month', 777, 8192, 'ok', $2 \
-           FROM (SELECT date_trunc('month', now()) - interval '96 months' AS b) AS x",
-    )
-    .bind(&approved)
-    .bind(request)
-    .execute(pool)
-    .await
-    .unwrap();
+    // A proper disposal, run the way a real one is: an 8-year-old month, a cleanup request filed
+    // by dba1, approved by dba2 (DBA) and co-signed by a compliance officer, executed by dba2.
+    let approved = dispose_through_approvals(pool).await;
     // Sessions: the whole window, a default partition, and two rows from a day with no partition.
     sqlx::query(
         "SELECT create_sessions_partition(current_date - d) FROM generate_series(0, 91) AS d",
@@ -145,7 +184,7 @@ async fn sha256(pool: &PgPool, bytes: &[u8]) -> String {
 async fn report_names_each_planted_gap_and_downloads_byte_identical() {
     let c = Console::start().await;
     let pool = c.db.pool.clone();
-    let (early, approved) = plant(&pool).await;
+    let (early, (approved, fingerprint)) = plant(&pool).await;
     for (name, role) in [
         ("compliance", Role::Compliance),
         ("viewer", Role::Viewer),
@@ -214,11 +253,17 @@ async fn report_names_each_planted_gap_and_downloads_byte_identical() {
         .expect("approved disposal listed");
     assert!(proper.within_policy);
     assert_eq!(proper.requested_by, "dba1");
+    assert_eq!(proper.executed_by, "dba2");
+    assert!(proper.request_id.is_some());
     assert_eq!(
         proper.approvers,
         vec!["dba2 (dba)", "compliance (compliance)"]
     );
-    assert_eq!(proper.fingerprint, "ab".repeat(32));
+    assert_eq!(proper.fingerprint.len(), 64);
+    assert_eq!(
+        proper.fingerprint, fingerprint,
+        "the approved plan's fingerprint"
+    );
     assert!(
         !report.findings.iter().any(|f| f.partition == approved),
         "the proper disposal is no finding"
