@@ -194,7 +194,7 @@ fn Sections(report: ComplianceReport) -> impl IntoView {
             <h2>"Partition inventory over the retention window"</h2>
             {ManagedTable::ALL.into_iter().filter(|t| report.scope.tables.contains(t)).map(|t| {
                 let rows: Vec<InventoryRow> = report.inventory.iter().filter(|r| r.table == t).cloned().collect();
-                let gaps = rows.iter().filter(|r| r.status.is_gap()).count();
+                let gaps = rows.iter().filter(|r| r.is_problem()).count();
                 view! { <Inventory table=t rows gaps/> }
             }).collect_view()}
         </section>
@@ -210,7 +210,7 @@ fn Inventory(table: ManagedTable, rows: Vec<InventoryRow>, gaps: usize) -> impl 
             <table class="data compact">
                 <thead><tr><th scope="col">"Partition"</th><th scope="col">"From"</th><th scope="col">"To"</th><th scope="col">"Status"</th><th scope="col" class="num">"Rows (est.)"</th><th scope="col">"Note"</th></tr></thead>
                 <tbody>{rows.into_iter().map(|r| {
-                    let class = if r.status.is_gap() { "badge crit" } else { "badge ok" };
+                    let class = if r.is_problem() { "badge crit" } else { "badge ok" };
                     view! {
                         <tr data-testid="inventory-row" data-status=r.status.as_str()>
                             <td><code>{r.partition.clone()}</code></td>

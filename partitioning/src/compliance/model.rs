@@ -150,6 +150,14 @@ pub struct InventoryRow {
     pub note: String,
 }
 
+impl InventoryRow {
+    /// Whether the row shows a problem (drawn in the warning colour): a gap, or a default
+    /// partition holding rows (a finding, though the default partition itself is expected).
+    pub fn is_problem(&self) -> bool {
+        self.status.is_gap() || (self.status == InventoryStatus::Default && self.rows > 0)
+    }
+}
+
 /// One dropped partition inside the period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Disposal {

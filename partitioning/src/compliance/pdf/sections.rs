@@ -200,7 +200,7 @@ pub(crate) fn lay_out(report: &ComplianceReport, csv_sha256: &str) -> Layout {
         .iter()
         .map(|r| {
             let (from, to) = period(r.lower, r.upper);
-            let gap = r.status.is_gap();
+            let gap = r.is_problem();
             TableRow {
                 cells: vec![
                     r.table.name().into(),

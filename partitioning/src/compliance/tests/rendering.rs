@@ -70,6 +70,27 @@ fn pdf_is_deterministic_with_page_numbers_and_hash() {
     assert!(text.contains("/CreationDate (D:20261125093000"));
 }
 
+#[test]
+fn a_default_partition_holding_rows_is_drawn_as_a_problem() {
+    use crate::compliance::pdf::layout::{Op, BAD_TEXT};
+    let r = planted();
+    let row = r
+        .inventory
+        .iter()
+        .find(|i| i.partition == "sessions_default")
+        .unwrap();
+    assert_eq!(row.status, InventoryStatus::Default);
+    assert!(row.is_problem(), "42 stranded rows are a finding");
+    let pages = crate::compliance::pdf::sections::lay_out(&r, &"0".repeat(64)).pages;
+    let warned = pages.iter().flatten().any(
+        |op| matches!(op, Op::Text { text, color, .. } if text == "DEFAULT" && *color == BAD_TEXT),
+    );
+    assert!(
+        warned,
+        "the inventory's DEFAULT status is drawn in the warning colour"
+    );
+}
+
 mod page_breaks {
     //! Where the PDF's pages break, checked on the layout model: the attestation is one block,
     //! no page ends with a section title or a table header without a row under it, nothing is
