@@ -37,11 +37,15 @@ pub fn router(
     };
     let gate = security::Gate::new(pool.clone(), security);
     let context_pool = pool;
+    let catalog_cache = app::api::console::new_catalog_cache();
     Ok(Router::new()
         .leptos_routes_with_context(
             &options,
             routes,
-            move || provide_context(context_pool.clone()),
+            move || {
+                provide_context(context_pool.clone());
+                provide_context(catalog_cache.clone());
+            },
             {
                 let options = options.clone();
                 move || shell(options.clone())

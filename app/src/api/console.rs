@@ -2,12 +2,15 @@
 //! CLI reads it), one catalog snapshot with its health report, and error sentences.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use partitioning::catalog::CatalogSnapshot;
 use partitioning::config::Config;
 use partitioning::health::{self, HealthReport};
 use partitioning::pg::catalog;
+use partitioning::table::ManagedTable;
 use sqlx::PgPool;
 
 use super::ssr::db_error;
@@ -51,15 +54,57 @@ pub fn load_config() -> Result<Config, ServerFnError> {
 /// and the health report of that snapshot.
 pub struct Readings {
     pub config: Config,
-    pub snapshot: CatalogSnapshot,
+    pub snapshot: Arc<CatalogSnapshot>,
     pub health: HealthReport,
 }
 
+/// How long a page may show a cached snapshot whose partition set is unchanged (see
+/// `catalog::SnapshotCache`): row estimates and sizes lag at most this much.
+pub const CATALOG_CACHE_AGE: Duration = Duration::from_secs(15);
+
+/// The snapshot cache the server provides to its pages (`server::app_router`).
+pub fn new_catalog_cache() -> Arc<catalog::SnapshotCache> {
+    Arc::new(catalog::SnapshotCache::new(CATALOG_CACHE_AGE))
+}
+
+/// A snapshot for a page people look at (overview, table page, charts, health): through the
+/// server's snapshot cache when it provides one, else fresh. Planning a run, executing, approvals,
+/// the wall and /metrics read fresh snapshots.
+pub async fn display_snapshot(
+    pool: &PgPool,
+    tables: &[ManagedTable],
+    detail: catalog::Detail,
+) -> Result<Arc<CatalogSnapshot>, sqlx::Error> {
+    match use_context::<Arc<catalog::SnapshotCache>>() {
+        Some(cache) => cache.get(pool, tables, detail).await,
+        None => catalog::snapshot_with(pool, tables, detail)
+            .await
+            .map(Arc::new),
+    }
+}
+
+/// Readings from a fresh snapshot: for what acts on them (the plan preview, /metrics).
 pub async fn read(pool: &PgPool) -> Result<Readings, ServerFnError> {
-    let config = load_config()?;
     let snapshot = catalog::snapshot(pool, &[])
         .await
         .map_err(|e| db_error("reading the partition catalog", e))?;
+    readings(pool, Arc::new(snapshot)).await
+}
+
+/// Readings for display (`display_snapshot`: at most `CATALOG_CACHE_AGE` old, the partition set
+/// checked on every call).
+pub async fn read_cached(pool: &PgPool) -> Result<Readings, ServerFnError> {
+    let snapshot = display_snapshot(pool, &[], catalog::Detail::Full)
+        .await
+        .map_err(|e| db_error("reading the partition catalog", e))?;
+    readings(pool, snapshot).await
+}
+
+async fn readings(
+    pool: &PgPool,
+    snapshot: Arc<CatalogSnapshot>,
+) -> Result<Readings, ServerFnError> {
+    let config = load_config()?;
     let settings = catalog::server_settings(pool)
         .await
         .map_err(|e| db_error("reading the server settings", e))?;

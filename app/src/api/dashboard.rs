@@ -15,7 +15,7 @@ use crate::dashboard::{Overview, PartitionPage, PartitionQuery};
 pub async fn overview_cards() -> Result<Overview, ServerFnError> {
     crate::auth::server::require(Capability::View).await?;
     let pool = super::ssr::pool()?;
-    let r = super::console::read(&pool).await?;
+    let r = super::console::read_cached(&pool).await?;
     Ok(crate::dashboard::overview(
         &r.config,
         &r.snapshot.tables,
@@ -36,7 +36,8 @@ pub async fn table_partitions(
     let table = ssr::parse_table(&table)?;
     let pool = super::ssr::pool()?;
     let config = super::console::load_config()?;
-    partition_page(&pool, &config, table, &query)
+    let cache = use_context::<std::sync::Arc<partitioning::pg::catalog::SnapshotCache>>();
+    partition_page(&pool, &config, table, &query, cache.as_deref())
         .await
         .map_err(|e| super::ssr::db_error("reading the partition catalog", e))
 }
@@ -45,13 +46,15 @@ pub async fn table_partitions(
 /// `server/tests/console_budget.rs`): the lean catalog snapshot of the one table (names, bounds,
 /// statuses, row estimates, heap sizes), filter/sort/page in memory, then index and TOAST pages
 /// and statistics for the page's rows only. Sorting by size needs every size complete, so that
-/// sort reads the full snapshot (slower at thousands of partitions).
+/// sort reads the full snapshot (slower at thousands of partitions). With the server's snapshot
+/// `cache`, paging, sorting and filtering an unchanged table reuse one snapshot.
 #[cfg(feature = "ssr")]
 pub async fn partition_page(
     pool: &sqlx::PgPool,
     config: &partitioning::config::Config,
     table: partitioning::table::ManagedTable,
     query: &PartitionQuery,
+    cache: Option<&partitioning::pg::catalog::SnapshotCache>,
 ) -> Result<PartitionPage, sqlx::Error> {
     use partitioning::pg::catalog::{self, Detail};
     let detail = if query.sort == crate::dashboard::SortKey::Size {
@@ -59,7 +62,10 @@ pub async fn partition_page(
     } else {
         Detail::Plan
     };
-    let snapshot = catalog::snapshot_with(pool, &[table], detail).await?;
+    let snapshot = match cache {
+        Some(cache) => cache.get(pool, &[table], detail).await?,
+        None => std::sync::Arc::new(catalog::snapshot_with(pool, &[table], detail).await?),
+    };
     let now = snapshot.taken_at;
     let cutoff = config.policy(table).retention.cutoff(now);
     let rows = snapshot
@@ -88,9 +94,10 @@ pub async fn get_table_charts(table: String) -> Result<TableCharts, ServerFnErro
     let table = ssr::parse_table(&table)?;
     let pool = super::ssr::pool()?;
     let config = super::console::load_config()?;
-    let snapshot = partitioning::pg::catalog::snapshot(&pool, &[table])
-        .await
-        .map_err(|e| super::ssr::db_error("reading the partition catalog", e))?;
+    let snapshot =
+        super::console::display_snapshot(&pool, &[table], partitioning::pg::catalog::Detail::Full)
+            .await
+            .map_err(|e| super::ssr::db_error("reading the partition catalog", e))?;
     let now = snapshot.taken_at;
     let Some(catalog) = snapshot.table(table) else {
         return Err(ServerFnError::new(format!(
@@ -119,7 +126,7 @@ pub async fn get_table_charts(table: String) -> Result<TableCharts, ServerFnErro
 pub async fn get_health() -> Result<HealthReport, ServerFnError> {
     crate::auth::server::require(Capability::View).await?;
     let pool = super::ssr::pool()?;
-    Ok(super::console::read(&pool).await?.health)
+    Ok(super::console::read_cached(&pool).await?.health)
 }
 
 #[cfg(feature = "ssr")]

@@ -17,14 +17,16 @@ use crate::table::ManagedTable;
 use node::NodeBound;
 use sql::{snapshot_sql, DEPARSE_SQL, NO_JIT_SQL};
 
+mod cache;
 mod details;
 mod node;
 mod sql;
 
+pub use cache::SnapshotCache;
 pub use details::{details, snapshot_server_time, Details, ServerTime};
 
 /// How much of each partition a snapshot reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Detail {
     /// Every field of every partition: `bytes` counts heap, indexes and TOAST, `last_analyzed` is
     /// read for all. For health, metrics, tips and the console's sizes.
