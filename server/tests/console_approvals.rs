@@ -310,3 +310,74 @@ async fn an_admin_cannot_fill_the_compliance_slot() {
     );
     assert!(exists(&c, &part).await);
 }
+
+/// A rejection with a comment ends the request: state `rejected`, a `cleanup_rejected` audit row
+/// with the comment, execution refused in words (over HTTP and in the library), nothing dropped.
+#[tokio::test]
+async fn a_rejected_request_never_runs() {
+    let (c, dba1, dba2, _carol, part) = setup().await;
+    let id = file(&c, &dba1).await;
+    let reply = c
+        .call(
+            "/api/request_decide",
+            &[
+                ("id", id.to_string().as_str()),
+                ("decision", "reject"),
+                ("comment", "auditors asked to keep 2018 until March"),
+            ],
+            Some(&dba2),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body.contains("rejected"), "{}", reply.body);
+    let (state, rows): (String, i64) = sqlx::query_as(
+        "SELECT state, (SELECT count(*) FROM audit_trail WHERE action = 'cleanup_rejected' \
+           AND subject = 'request:' || r.id AND actor = 'dba2' \
+           AND detail->>'comment' = 'auditors asked to keep 2018 until March') \
+         FROM cleanup_requests r WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&c.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), rows), ("rejected", 1));
+
+    let reply = c
+        .call(
+            "/api/request_execute",
+            &[("id", id.to_string().as_str())],
+            Some(&dba2),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert!(
+        reply.body.contains("cannot be executed: it is rejected")
+            && reply.body.contains("nothing was dropped"),
+        "{}",
+        reply.body
+    );
+    // The library refuses too, whoever calls it (the CLI's path).
+    let config = partitioning::config::Config::default();
+    let refused =
+        partitioning::pg::approvals::execute(&c.db.pool, &config, id, "dba2", &|_| {}).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("rejected, not approved")),
+        "{refused:?}"
+    );
+    assert!(exists(&c, &part).await, "{part} must still exist");
+    assert_eq!(
+        c.count(&format!(
+            "SELECT count(*) FROM partition_action_log WHERE request_id = {id}"
+        ))
+        .await,
+        0
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM cleanup_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(&c.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "rejected");
+}

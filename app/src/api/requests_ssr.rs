@@ -5,6 +5,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 
 use axum::http::StatusCode;
 use leptos::prelude::ServerFnError;
+use partitioning::approval::RequestState;
 use partitioning::config::Config;
 use partitioning::pg::approvals::{self, ApprovalError, Executed};
 use partitioning::pg::executor::{Outcome, ProgressEvent};
@@ -86,6 +87,19 @@ pub async fn start(
         .await
         .map_err(|e| failed("reading the cleanup request", e))?
         .ok_or_else(|| not_found(id))?;
+    // A request that can never run is refused here, in words, before a job starts; expiry, the
+    // fingerprint and the run-once lock are still checked by `approvals::execute`.
+    if !matches!(
+        request.state,
+        RequestState::Approved | RequestState::Executing
+    ) {
+        tracing::warn!(user = %username, request = id, state = %request.state, "execution refused");
+        return Err(conflict(format!(
+            "request #{id} cannot be executed: it is {} ({}). Only an approved request runs; nothing was dropped",
+            request.state,
+            request.state.explain()
+        )));
+    }
     let job_id = crate::auth::password::random_token(16);
     with_jobs(|jobs| {
         if jobs.len() > 20 {
