@@ -1,7 +1,12 @@
 //! The audit trail as CSV: one writer shared by `audit export` and the console's
 //! `/audit/export.csv` (session-checked here, like the report downloads: the request gate lets
-//! file-like paths through without a session). Columns are the stored fields, hashes included, so
-//! an auditor can re-verify the chain from the file alone (the README gives the canonical text).
+//! file-like paths through without a session). Columns are the stored fields, hashes included.
+//!
+//! The file is for reading, in a spreadsheet too, so it is safe to open: a cell beginning with
+//! `=`, `+`, `-`, `@`, a tab or a carriage return (a failed login's actor is whatever an anonymous
+//! visitor typed, e.g. `=HYPERLINK(...)`) is written with a leading `'` (OWASP, CSV injection), so
+//! no spreadsheet runs it as a formula. Such a cell no longer equals the stored field: the chain is
+//! verified on the table (`audit verify`), not from the file.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -55,10 +60,20 @@ pub async fn write_csv<W: std::io::Write>(
     Ok(n)
 }
 
+/// `cell` as a spreadsheet may safely open it: prefixed with `'` when it begins with a character
+/// that makes Excel, LibreOffice or Sheets read a formula (see the module doc).
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 fn write_row<W: std::io::Write>(w: &mut csv::Writer<W>, r: &AuditRow) -> csv::Result<()> {
     let at = r.at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    w.write_record([
-        r.id.to_string().as_str(),
+    let id = r.id.to_string();
+    let cells = [
+        id.as_str(),
         &at,
         &r.actor,
         &r.action,
@@ -66,7 +81,8 @@ fn write_row<W: std::io::Write>(w: &mut csv::Writer<W>, r: &AuditRow) -> csv::Re
         &r.detail,
         &r.prev_hash,
         &r.hash,
-    ])
+    ];
+    w.write_record(cells.map(neutralise).iter().map(|c| c.as_ref()))
 }
 
 /// Parses the console's filter fields (`actor`, `action`, `from`, `to` as YYYY-MM-DD; `to`
@@ -175,6 +191,36 @@ pub async fn csv_handler(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The export failed; the server log has the detail.",
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formula_cells_are_quoted_and_others_kept() {
+        for bad in [
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert_eq!(neutralise(bad), format!("'{bad}"), "{bad:?}");
+        }
+        for good in [
+            "dba1",
+            "cli:alice",
+            "{\"a\": 1}",
+            "",
+            "login_failed",
+            "a=b",
+            "'quoted",
+        ] {
+            assert_eq!(neutralise(good), good, "{good:?}");
         }
     }
 }
