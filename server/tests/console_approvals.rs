@@ -233,6 +233,22 @@ async fn request_approve_cosign_execute_over_http_and_every_step_is_audited() {
         .as_str()
         .is_some_and(|d| d.contains("as compliance") && d.contains("checked")));
     assert_eq!(history[4]["detail"], "1 partition dropped, 2 steps done");
+    // The page itself, as the server renders it: the past tense, and the five history lines.
+    let html = Console::send(
+        c.get(&format!("/requests/{id}"))
+            .header(COOKIE, &carol.cookie),
+    )
+    .await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(
+        html.body.contains(">Dropped<") && !html.body.contains("Will drop"),
+        "{}",
+        html.body
+    );
+    assert_eq!(
+        html.body.matches("data-testid=\"history-entry\"").count(),
+        5
+    );
     assert!(partitioning::pg::audit::verify(&c.db.pool)
         .await
         .unwrap()
