@@ -5,7 +5,7 @@
 use sqlx::PgPool;
 
 use super::{
-    backoff, is_lock_timeout, kept_name, pause_point, relkind, set_lock_timeout, shadow_name, sql,
+    backoff, is_lock_timeout, kept_name, pause_point, prelock, relkind, shadow_name, sql,
     CursorKind, OnlineError, OnlineOptions, PausePoint,
 };
 use crate::config::Config;
@@ -94,14 +94,15 @@ pub(super) async fn prepare(
         pause_point(PausePoint::Shadow).await;
     }
 
-    // The trigger takes SHARE ROW EXCLUSIVE on the live table: briefly, under lock_timeout, and
-    // last in its transaction so the lock is held only until the commit.
+    // The trigger takes SHARE ROW EXCLUSIVE on the live table (and its partitions): briefly, under
+    // lock_timeout after the pre-lock (`prelock`), and last in its transaction so the lock is held
+    // only until the commit.
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut tx = pool.begin().await?;
-        set_lock_timeout(&mut tx, opts.lock_timeout).await?;
         let res: Result<(), sqlx::Error> = async {
+            prelock(&mut tx, &quote_ident(name), opts.lock_timeout).await?;
             sqlx::query(
                 "INSERT INTO online_migration (table_name, direction, phase, shadow_name, kept_name, cursor_kind) \
                  VALUES ($1, $2, 'prepared', $3, $4, $5) ON CONFLICT (table_name) DO UPDATE SET \

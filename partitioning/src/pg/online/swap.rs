@@ -6,8 +6,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::{
-    backoff, is_lock_timeout, kept_name, load_state, pause_point, set_lock_timeout, sql,
-    OnlineError, OnlineOptions, PausePoint, Phase, STATE_DDL,
+    backoff, is_lock_timeout, kept_name, load_state, pause_point, prelock, set_lock_timeout,
+    shadow_name, sql, OnlineError, OnlineOptions, PausePoint, Phase, STATE_DDL,
 };
 use crate::table::{quote_ident, ManagedTable};
 
@@ -19,18 +19,23 @@ pub(super) async fn swap(
 ) -> Result<(u32, u64), OnlineError> {
     let name = t.name();
     let block = sql::swap_block(t, migrate);
+    let both = format!(
+        "{}, {}",
+        quote_ident(name),
+        quote_ident(&shadow_name(t, migrate))
+    );
     let mut attempt = 0;
     loop {
         attempt += 1;
         let started = Instant::now();
         let mut tx = pool.begin().await?;
-        set_lock_timeout(&mut tx, opts.lock_timeout).await?;
         let res: Result<(), sqlx::Error> = async {
             // The state row first: its row lock costs the application nothing.
             sqlx::query("UPDATE online_migration SET phase = 'swapped', updated_at = now() WHERE table_name = $1")
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
+            prelock(&mut tx, &both, opts.lock_timeout).await?;
             sqlx::query(&block).persistent(false).execute(&mut *tx).await?;
             if opts.pause_at == Some(PausePoint::Swap) {
                 // Renamed under lock, not committed: a kill here must leave the tables as they were.
