@@ -447,9 +447,11 @@ async fn prelock(
     then: Duration,
 ) -> Result<(), sqlx::Error> {
     set_lock_timeout(tx, PRELOCK_TIMEOUT).await?;
-    sqlx::query(&format!("LOCK TABLE {tables} IN SHARE UPDATE EXCLUSIVE MODE"))
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(&format!(
+        "LOCK TABLE {tables} IN SHARE UPDATE EXCLUSIVE MODE"
+    ))
+    .execute(&mut **tx)
+    .await?;
     set_lock_timeout(tx, then).await
 }
 
