@@ -1,7 +1,7 @@
 import { test, expect, type Page } from "@playwright/test";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { logIn } from "./accounts";
+import { hydrated, logIn } from "./accounts";
 import { sql } from "./db";
 
 // Clicks a download link and returns the SHA-256 of the file the browser saved.
@@ -15,10 +15,15 @@ test("a compliance officer generates a report, downloads byte-identical files an
   page,
   browser,
 }) => {
+  // Generating renders a multi-page PDF: slow on a loaded 2-core machine. Every wait below is on
+  // something the page shows, never a fixed sleep.
+  test.setTimeout(180_000);
   await logIn(page, "compliance", undefined, "/reports");
+  await expect(page.getByTestId("report-generate")).toBeEnabled();
   await page.getByTestId("report-generate").click();
   const notice = page.getByTestId("report-generated");
-  await expect(notice).toBeVisible({ timeout: 60_000 });
+  await expect(notice).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId("report-generate")).toBeEnabled();
   const id = await notice.getAttribute("data-id");
   expect(id).toMatch(/^\d+$/);
   const [[csvSha, pdfSha, findings]] = sql(`SELECT csv_sha256, pdf_sha256, findings FROM compliance_reports WHERE id = ${id}`);
@@ -31,6 +36,7 @@ test("a compliance officer generates a report, downloads byte-identical files an
   await page.screenshot({ path: "screenshots/reports.png" });
 
   await page.goto(`/reports/${id}`);
+  await hydrated(page);
   await expect(page.getByTestId("pdf-sha256")).toHaveText(pdfSha);
   await expect(page.getByTestId("csv-sha256")).toHaveText(csvSha);
   // The demo keeps audit months past the 7-year retention: they are findings, by word and colour.
@@ -59,12 +65,16 @@ test("a compliance officer generates a report, downloads byte-identical files an
   const other = await browser.newContext();
   const viewer = await other.newPage();
   await logIn(viewer, "viewer", undefined, "/reports");
-  await expect(viewer.locator(`[data-testid="report-row"][data-id="${id}"]`)).toContainText("signed");
+  const viewerRow = viewer.locator(`[data-testid="report-row"][data-id="${id}"]`);
+  await expect(viewerRow.getByTestId("signed-by")).toContainText("signed");
+  await expect(viewerRow.getByTestId("signed-by")).not.toContainText("not signed");
   await expect(viewer.getByTestId("report-form")).toHaveCount(0);
   await viewer.goto(`/reports/${id}`);
+  await hydrated(viewer);
   await expect(viewer.getByTestId("pdf-sha256")).toHaveText(pdfSha);
   await expect(viewer.getByTestId("signature")).toContainText("Casey Compliance");
   await expect(viewer.getByTestId("sign-form")).toHaveCount(0);
+  await viewer.screenshot({ path: "screenshots/report-viewer.png", fullPage: true });
   expect(await downloadSha(viewer, "download-pdf")).toBe(pdfSha);
   await other.close();
 });
