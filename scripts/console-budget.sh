@@ -32,6 +32,7 @@ echo "(b) $line"
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
 b_parts=$(field partitions) b_core=$(field core_median_ms) b_http=$(field http_median_ms)
 b_profile=$(field profile) b_size=$(field size_sort_median_ms) b_server=$(field snapshot_server_median_ms)
+b_cold=$(field cold_median_ms)
 
 # (c) First contentful paint, from Chromium's paint timing (end2end/tests/budget.spec.ts).
 c_fcp="not measured" c_all="" c_ua=""
@@ -63,7 +64,8 @@ other builds, so treat the times as upper bounds). Run the script again to refre
 | Budget | Target | Measured | |
 |---|---|---|---|
 | WASM bundle, gzipped | ≤ 300 KB | $(kb "$wasm_gz") (${wasm_gz} bytes; $(kb "$wasm_raw") raw) | $(verdict "$wasm_gz" 307200) |
-| Table page server function, ${b_parts} partitions | ≤ 60 ms | ${b_core} ms (whole HTTP call: ${b_http} ms) | $(verdict "$b_core" 60) |
+| Table page server function, ${b_parts} partitions, as the console serves it (snapshot cache) | ≤ 60 ms | ${b_core} ms (whole HTTP call: ${b_http} ms) | $(verdict "$b_core" 60) |
+| The same, cold (first view, or first after the partition set changed) | ≤ 60 ms | ${b_cold:-n/a} ms | $(verdict "${b_cold:-1e9}" 60) |
 | First contentful paint of the overview, localhost | ≤ 300 ms | ${c_fcp} ms | $(verdict "$c_fcp" 300) |
 
 ## How each figure is measured
@@ -80,7 +82,11 @@ PARTITION OF\` in DO blocks of 500), then times what \`app::api::dashboard::tabl
 after its role check (\`app::api::dashboard::partition_page\`): read the policy file, the lean
 catalog snapshot of the table (\`Detail::Plan\`: names, bounds, statuses, row estimates, heap sizes),
 filter/sort/one page of 50, then index/TOAST sizes and statistics of those 50 rows. One warm-up call,
-then the median of 5. The same page is also fetched 5 times over HTTP as a signed-in viewer (session
+then the median of 5, two ways: as the console serves it (through its snapshot cache,
+\`catalog::SnapshotCache\`: a snapshot is reused while a cheap \`pg_inherits\` signature of the
+table's partition set is unchanged and it is under 15 s old; each timed call asks for the next
+page, as a DBA paging through), and cold (a fresh snapshot every call: the first view, or the first
+after a partition was created, detached or dropped). The same page is also fetched 5 times over HTTP as a signed-in viewer (session
 lookup, gate, JSON of the page). Sorting by size needs every partition's full size, so that sort reads
 the full snapshot: ${b_size:-n/a} ms. The snapshot statement alone on the server (planning +
 execution under EXPLAIN ANALYZE, rows not sent): ${b_server:-n/a} ms. Build profile of the
