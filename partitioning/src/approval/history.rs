@@ -74,6 +74,7 @@ pub fn entry(
             let tone = if word == "approved" { "ok" } else { "crit" };
             let state = match text(detail, "state") {
                 "" => String::new(),
+                "pending" => "; the request still waits for another signer".to_string(),
                 s => format!("; the request is now {s}"),
             };
             (
@@ -163,6 +164,17 @@ mod tests {
                 "rejected",
                 "crit",
                 "as dba: \u{201c}too early\u{201d}; the request is now rejected"
+            )
+        );
+        assert_eq!(
+            one(
+                "cleanup_approved",
+                json!({"role": "dba", "comment": "ok", "state": "pending"})
+            ),
+            w(
+                "approved",
+                "ok",
+                "as dba: \u{201c}ok\u{201d}; the request still waits for another signer"
             )
         );
         assert_eq!(
