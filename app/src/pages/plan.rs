@@ -25,6 +25,45 @@ pub async fn sleep(ms: u64) {
     let _ = rx.await;
 }
 
+/// Starts a job (`start` answers its id) and polls its view with `poll` every 500 ms into `job`
+/// until it finishes (then `busy` is cleared and `on_finished` runs) or a call fails (its error
+/// into `error`, `busy` cleared). Shared by the plan's creation run and a request's execution.
+pub(crate) async fn run_job<P, F>(
+    start: impl std::future::Future<Output = Result<String, ServerFnError>>,
+    poll: P,
+    job: RwSignal<Option<JobView>>,
+    error: RwSignal<Option<String>>,
+    busy: RwSignal<bool>,
+    on_finished: impl FnOnce(),
+) where
+    P: Fn(String) -> F,
+    F: std::future::Future<Output = Result<JobView, ServerFnError>>,
+{
+    let fail = |e: ServerFnError| {
+        error.set(Some(error_text(&e)));
+        busy.set(false);
+    };
+    let id = match start.await {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    loop {
+        match poll(id.clone()).await {
+            Ok(view) => {
+                let finished = view.finished;
+                job.set(Some(view));
+                if finished {
+                    busy.set(false);
+                    on_finished();
+                    return;
+                }
+            }
+            Err(e) => return fail(e),
+        }
+        sleep(500).await;
+    }
+}
+
 #[component]
 pub fn PlanPage() -> impl IntoView {
     let preview = Resource::new(|| (), |_| get_plan_preview());
@@ -208,32 +247,14 @@ fn CreateRunner(
         let fingerprint = fingerprint.clone();
         busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            match start_create(fingerprint).await {
-                Ok(id) => loop {
-                    match create_job(id.clone()).await {
-                        Ok(view) => {
-                            let finished = view.finished;
-                            job.set(Some(view));
-                            if finished {
-                                busy.set(false);
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            error.set(Some(error_text(&e)));
-                            busy.set(false);
-                            break;
-                        }
-                    }
-                    sleep(500).await;
-                },
-                Err(e) => {
-                    error.set(Some(error_text(&e)));
-                    busy.set(false);
-                }
-            }
-        });
+        leptos::task::spawn_local(run_job(
+            start_create(fingerprint),
+            create_job,
+            job,
+            error,
+            busy,
+            || {},
+        ));
     };
     let button = if !can_run {
         view! { <p class="muted" data-testid="create-needs-dba">"Creating partitions needs the dba or admin role."</p> }.into_any()

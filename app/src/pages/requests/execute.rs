@@ -6,8 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::plan::JobView;
 use crate::api::requests::{execute_request, request_job};
-use crate::auth::ui::error_text;
-use crate::pages::plan::sleep;
+use crate::pages::plan::run_job;
 
 /// The execute button (for those who may run it) and its errors; the progress is `ExecProgress`,
 /// shown by the page from `job`. When the run finishes the request is reloaded (`reload`).
@@ -27,34 +26,15 @@ pub(super) fn Executor(
     let start = move |_| {
         busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            match execute_request(id).await {
-                Ok(job_id) => loop {
-                    match request_job(job_id.clone()).await {
-                        Ok(view) => {
-                            let finished = view.finished;
-                            job.set(Some(view));
-                            if finished {
-                                busy.set(false);
-                                // The state badge, outcome and history come from the request.
-                                reload();
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            error.set(Some(error_text(&e)));
-                            busy.set(false);
-                            break;
-                        }
-                    }
-                    sleep(500).await;
-                },
-                Err(e) => {
-                    error.set(Some(error_text(&e)));
-                    busy.set(false);
-                }
-            }
-        });
+        // The state badge, outcome and history come from the request: reloaded at the end.
+        leptos::task::spawn_local(run_job(
+            execute_request(id),
+            request_job,
+            job,
+            error,
+            busy,
+            reload,
+        ));
     };
     view! {
         <h2>"Execute"</h2>
