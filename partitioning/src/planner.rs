@@ -17,6 +17,7 @@ use crate::table::ManagedTable;
 pub use crate::layout::{MAX_AHEAD_DAYS, STALE_STATS_DAYS};
 
 mod cleanup;
+pub mod quick;
 mod rules;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use partitioning::catalog::CatalogSnapshot;
 use partitioning::pg::executor::{self, ActionResult, ExecOptions, Outcome};
-use partitioning::pg::policy_sync;
+use partitioning::pg::{catalog, policy_sync};
 use partitioning::planner::{self, Action, Plan, PlanOptions};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -42,6 +42,21 @@ struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     request: Option<String>,
     notes: Vec<String>,
+}
+
+impl RunReport {
+    fn empty(command: &'static str, dry_run: bool) -> Self {
+        RunReport {
+            command,
+            dry_run,
+            planned: Vec::new(),
+            results: Vec::new(),
+            deferred: Vec::new(),
+            held: Vec::new(),
+            request: None,
+            notes: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -107,12 +122,16 @@ pub async fn maintenance(ctx: &Ctx, dry_run: bool, force: bool, seal: bool) -> a
     run(ctx, "maintenance", base, None, mode).await
 }
 
-fn make_plan(ctx: &Ctx, snapshot: &CatalogSnapshot, base: PlanOptions, days: Option<u32>) -> Plan {
-    let opts = PlanOptions {
+fn plan_options(ctx: &Ctx, base: PlanOptions, days: Option<u32>) -> PlanOptions {
+    PlanOptions {
         tables: ctx.tables(),
         ahead_days: days.or(base.ahead_days),
         ..base
-    };
+    }
+}
+
+fn make_plan(ctx: &Ctx, snapshot: &CatalogSnapshot, base: PlanOptions, days: Option<u32>) -> Plan {
+    let opts = plan_options(ctx, base, days);
     planner::plan(&ctx.config, snapshot, snapshot.taken_at, &opts)
 }
 
@@ -134,6 +153,22 @@ async fn run(
     if mode != Mode::DryRun {
         // The SQL functions (pg_cron) read their policy from the table: keep it equal to the file.
         policy_sync::sync_as(pool, &ctx.config, &ctx.actor).await?;
+    }
+    // A quick check reads only the partitions that could make this run do something; when it
+    // proves there is nothing to do, the full catalog (thousands of partitions) is not read.
+    let quick = plan_options(ctx, base.clone(), days);
+    if !ctx.exact_sizes
+        && catalog::nothing_due(pool, &ctx.config, &quick)
+            .await?
+            .is_some()
+    {
+        let mut report = RunReport::empty(command, mode == Mode::DryRun);
+        report.notes.push(
+            "quick check: nothing is due (only the partitions that could need work were read: the \
+             window, anything past retention, pending detaches, the default); `status` shows the whole layout"
+                .to_string(),
+        );
+        return print_report(ctx, &report).map(|_| EXIT_OK);
     }
     // The lean snapshot decides whether there is work; a plan that detaches, drops or holds
     // anything is made again from every field (its sizes go into the log and the report).

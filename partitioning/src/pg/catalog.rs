@@ -20,10 +20,12 @@ use sql::{snapshot_sql, DEPARSE_SQL, NO_JIT_SQL};
 mod cache;
 mod details;
 mod node;
+mod quick;
 mod sql;
 
 pub use cache::SnapshotCache;
 pub use details::{details, snapshot_server_time, Details, ServerTime};
+pub use quick::{nothing_due, quick_snapshot};
 
 /// How much of each partition a snapshot reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -108,7 +110,19 @@ pub async fn snapshot_with(
         .bind(&stats)
         .fetch_all(&mut *conn)
         .await?;
+    let snapshot = assemble(&mut conn, &tables, rows).await?;
+    conn.commit().await?;
+    Ok(snapshot)
+}
 
+/// Builds the snapshot of `tables` from the statement's rows (`SNAPSHOT_SQL`'s columns, which
+/// `quick::QUICK_SQL` shares), asking PostgreSQL to deparse the bounds the node reader could not
+/// vouch for.
+async fn assemble(
+    conn: &mut PgConnection,
+    tables: &[ManagedTable],
+    rows: Vec<SnapshotRow>,
+) -> Result<CatalogSnapshot, sqlx::Error> {
     // Every managed table yields at least one row (LEFT JOIN), so an empty result means no tables
     // were asked for; the clock then comes from a second, trivial query.
     let (taken_at, server_version_num) = match rows.first() {
@@ -175,9 +189,8 @@ pub async fn snapshot_with(
         }
     }
     if !deparse.is_empty() {
-        deparse_bounds(&mut conn, &mut out, &deparse).await?;
+        deparse_bounds(conn, &mut out, &deparse).await?;
     }
-    conn.commit().await?;
     for t in &mut out {
         t.partitions.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         t.detached.sort_unstable_by(|a, b| a.name.cmp(&b.name));

@@ -10,6 +10,7 @@ use crate::policy::{CleanupMode, Retention};
 
 mod cleanup;
 mod create;
+mod quick;
 mod upkeep;
 
 /// `2025-10-01` (UTC midnight) or an RFC 3339 instant.
