@@ -98,6 +98,16 @@ async fn two_consoles_run_a_create_slot_once_and_it_is_recorded() {
     let last = scheduler::last_run(pool, Job::Create).await.unwrap();
     assert_eq!(last.as_ref().map(|r| r.id), Some(run.id));
     assert_eq!(scheduler::history(pool, 10).await.unwrap().len(), 1);
+
+    // The next slot finds the window whole: the quick check says so without the full catalog.
+    let next = scheduler::run_slot(pool, &config, Job::Create, slot + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (next.outcome.as_str(), next.detail.as_str(), next.actions),
+        ("ok", "nothing due (quick check)", 0)
+    );
 }
 
 #[tokio::test]

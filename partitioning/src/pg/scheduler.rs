@@ -157,13 +157,21 @@ async fn work(
     policy_sync::sync_as(pool, config, ACTOR)
         .await
         .map_err(|e| format!("syncing the policy table: {e}"))?;
-    let snapshot = catalog::snapshot(pool, &[])
-        .await
-        .map_err(|e| format!("reading the catalog: {e}"))?;
     let opts = match job {
         Job::Create => PlanOptions::create(),
         Job::Cleanup => PlanOptions::cleanup(),
     };
+    // As the CLI does: when the few partitions that could need work show none does, the whole
+    // catalog is not read (planner::quick).
+    let quick = catalog::nothing_due(pool, config, &opts)
+        .await
+        .map_err(|e| format!("reading the catalog: {e}"))?;
+    if quick.is_some() {
+        return Ok(("ok", "nothing due (quick check)".to_string(), 0));
+    }
+    let snapshot = catalog::snapshot(pool, &[])
+        .await
+        .map_err(|e| format!("reading the catalog: {e}"))?;
     let plan = planner::plan(config, &snapshot, snapshot.taken_at, &opts);
     let exec = ExecOptions {
         actor: ACTOR.into(),
