@@ -4,15 +4,18 @@
 #   (b) the table page's server function with 10,000 partitions, median of 5       target ≤ 60 ms
 #   (c) first contentful paint of the overview on localhost, median of 5 loads      target ≤ 300 ms
 # Figures are measured, never asserted: they depend on the machine.
-# Options: --skip-wasm (reuse target/site/pkg), --skip-e2e. RUSTCARE_BIN as in scripts/e2e.sh.
+# Options: --skip-wasm (reuse target/site/pkg), --skip-e2e, --debug ((b) from a debug build: minutes
+# instead of a release build's ~10 on a busy 2-core machine; slower figures, said so in the doc).
+# RUSTCARE_BIN as in scripts/e2e.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-skip_wasm=no skip_e2e=no
+skip_wasm=no skip_e2e=no release=--release
 for a in "$@"; do
   case "$a" in
     --skip-wasm) skip_wasm=yes ;;
     --skip-e2e) skip_e2e=yes ;;
-    *) echo "usage: $0 [--skip-wasm] [--skip-e2e]" >&2; exit 2 ;;
+    --debug) release= ;;
+    *) echo "usage: $0 [--skip-wasm] [--skip-e2e] [--debug]" >&2; exit 2 ;;
   esac
 done
 
@@ -27,12 +30,14 @@ js_gz=$(gzip -9 -c target/site/pkg/*.js | wc -c)
 echo "(a) wasm ${wasm_raw} bytes, gzipped ${wasm_gz}; js gzipped ${js_gz}"
 
 # (b) The table page: core of the server function and the whole HTTP call, 10,000 partitions.
-line=$(cargo test --release -p server --test console_budget -- --ignored --nocapture 2>/dev/null | grep '^BUDGET ')
+line=$(cargo test $release -p server --test console_budget -- --ignored --nocapture 2>/dev/null | grep '^BUDGET ')
 echo "(b) $line"
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
 b_parts=$(field partitions) b_core=$(field core_median_ms) b_http=$(field http_median_ms)
 b_profile=$(field profile) b_size=$(field size_sort_median_ms) b_server=$(field snapshot_server_median_ms)
 b_cold=$(field cold_median_ms)
+b_changed=$(field after_change_median_ms) b_hits=$(field after_change_hits)
+b_lag=$(field warm_lag_median_ms) b_lag_max=$(field warm_lag_max_ms)
 
 # (c) First contentful paint, from Chromium's paint timing (end2end/tests/budget.spec.ts).
 c_fcp="not measured" c_all="" c_ua=""
@@ -65,7 +70,8 @@ other builds, so treat the times as upper bounds). Run the script again to refre
 |---|---|---|---|
 | WASM bundle, gzipped | ≤ 300 KB | $(kb "$wasm_gz") (${wasm_gz} bytes; $(kb "$wasm_raw") raw) | $(verdict "$wasm_gz" 307200) |
 | Table page server function, ${b_parts} partitions, as the console serves it (snapshot cache) | ≤ 60 ms | ${b_core} ms (whole HTTP call: ${b_http} ms) | $(verdict "$b_core" 60) |
-| The same, cold (first view, or first after the partition set changed) | ≤ 60 ms | ${b_cold:-n/a} ms | $(verdict "${b_cold:-1e9}" 60) |
+| The same, after a partition change once the warmer has read it (${b_lag:-n/a} ms after the change, at most ${b_lag_max:-n/a}) | ≤ 60 ms | ${b_changed:-n/a} ms (hits: ${b_hits:-n/a}) | $(verdict "${b_changed:-1e9}" 60) |
+| The same, cold (first view after start, or within the warmer's lag after a change) | ≤ 60 ms | ${b_cold:-n/a} ms | $(verdict "${b_cold:-1e9}" 60) |
 | First contentful paint of the overview, localhost | ≤ 300 ms | ${c_fcp} ms | $(verdict "$c_fcp" 300) |
 
 ## How each figure is measured
@@ -85,8 +91,13 @@ filter/sort/one page of 50, then index/TOAST sizes and statistics of those 50 ro
 then the median of 5, two ways: as the console serves it (through its snapshot cache,
 \`catalog::SnapshotCache\`: a snapshot is reused while a cheap \`pg_inherits\` signature of the
 table's partition set is unchanged and it is under 15 s old; each timed call asks for the next
-page, as a DBA paging through), and cold (a fresh snapshot every call: the first view, or the first
-after a partition was created, detached or dropped). The same page is also fetched 5 times over HTTP as a signed-in viewer (session
+page, as a DBA paging through), and cold (a fresh snapshot every call: the first view after the
+console starts, or a view within the warmer's lag after a partition was created, detached or
+dropped). After a change: the console's warmer (\`SnapshotCache::spawn_warmer\`, every 2 s, for
+keys a page asked for in the last 10 minutes) reads the changed snapshot ahead of the next request;
+the test makes a change (a partition created or dropped, in turn, 6 times), waits until the warmer
+has read both keys the pages asked for (the lag), then times the page (the median, and how many of
+the 6 were served from the cache). The same page is also fetched 5 times over HTTP as a signed-in viewer (session
 lookup, gate, JSON of the page). Sorting by size needs every partition's full size, so that sort reads
 the full snapshot: ${b_size:-n/a} ms. The snapshot statement alone on the server (planning +
 execution under EXPLAIN ANALYZE, rows not sent): ${b_server:-n/a} ms. Build profile of the

@@ -1,11 +1,12 @@
 //! The console's snapshot cache against a real PostgreSQL: an unchanged catalog is served from
 //! the cache, and every change to a table's partition set (create, attach, the pending step of a
 //! concurrent detach, finalize, drop) is seen on the very next call; what the signature cannot see
-//! (row estimates after ANALYZE) shows once the entry is older than its age.
+//! (row estimates after ANALYZE) shows once the entry is older than its age. The warmer reads a
+//! change, or an entry nearing its age, before the next request asks, for keys asked for recently.
 #![cfg(feature = "postgres")]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use partitioning::catalog::CatalogSnapshot;
 use partitioning::pg::catalog::{Detail, SnapshotCache};
@@ -148,4 +149,157 @@ async fn what_the_signature_cannot_see_shows_once_the_entry_is_old_enough() {
     let after_short = sessions(&short, pool).await;
     assert!(!Arc::ptr_eq(&before_short, &after_short));
     assert_eq!(estimate(&after_short), 500);
+}
+
+/// Polls `done` every 20 ms for up to 5 s.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const CREATE_2019_01_01: &str = "CREATE TABLE sessions_2019_01_01 PARTITION OF sessions \
+     FOR VALUES FROM ('2019-01-01 00:00:00+00') TO ('2019-01-02 00:00:00+00')";
+
+#[tokio::test]
+async fn the_warmer_reads_a_change_before_the_next_request_asks() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = &db.pool;
+    let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+    // The same requests on a cache without a warmer: what a request pays otherwise.
+    let plain = SnapshotCache::new(Duration::from_secs(3600));
+    let first = sessions(&cache, pool).await;
+    sessions(&plain, pool).await;
+    let warmer = SnapshotCache::spawn_warmer(&cache, pool.clone(), Duration::from_millis(50))
+        .expect("a tokio runtime");
+    // Nothing changed and the entry is young: passes go by without reading anything.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cache.stats().refreshed, 0, "{:?}", cache.stats());
+
+    sql(pool, CREATE_2019_01_01).await;
+    wait_until("the warmer read the change", || {
+        cache.stats().refreshed >= 1
+    })
+    .await;
+    let before = cache.stats();
+    let after = sessions(&cache, pool).await;
+    let stats = cache.stats();
+    assert_eq!(
+        stats.misses, before.misses,
+        "no snapshot read by the request"
+    );
+    assert_eq!(stats.hits, before.hits + 1, "{stats:?}");
+    assert!(!Arc::ptr_eq(&first, &after));
+    assert!(names(&after).contains(&"sessions_2019_01_01".to_string()));
+
+    let before = plain.stats();
+    let cold = sessions(&plain, pool).await;
+    assert_eq!(
+        plain.stats().misses,
+        before.misses + 1,
+        "without a warmer: a miss"
+    );
+    assert_eq!(names(&cold), names(&after));
+
+    // The task holds the cache weakly: it ends once the cache is dropped.
+    drop(cache);
+    tokio::time::timeout(Duration::from_secs(2), warmer)
+        .await
+        .expect("the warmer ends with its cache")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_entry_asked_for_is_read_again_before_it_is_too_old_to_serve() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = &db.pool;
+    // Served up to 1.2 s old; read again once 0.5 s old.
+    let cache = Arc::new(
+        SnapshotCache::new(Duration::from_millis(1200))
+            .keep_warm(Duration::from_secs(600), Duration::from_millis(700)),
+    );
+    let first = sessions(&cache, pool).await;
+    let _warmer = SnapshotCache::spawn_warmer(&cache, pool.clone(), Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let later = sessions(&cache, pool).await;
+    let stats = cache.stats();
+    assert_eq!((stats.misses, stats.hits), (1, 1), "{stats:?}");
+    assert!(stats.refreshed >= 2, "{stats:?}");
+    assert!(
+        later.taken_at > first.taken_at,
+        "a newer snapshot, not the first one"
+    );
+}
+
+#[tokio::test]
+async fn keys_no_page_asked_for_recently_are_left_alone() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = &db.pool;
+    let cache = SnapshotCache::new(Duration::from_secs(3600))
+        .keep_warm(Duration::from_secs(1), Duration::ZERO);
+    // An idle cache reads nothing: not even the signature (a closed pool would fail it).
+    let closed = sqlx::PgPool::connect(&db.url).await.unwrap();
+    closed.close().await;
+    assert_eq!(cache.refresh_due(&closed).await.unwrap(), 0);
+
+    let old = sessions(&cache, pool).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let all = cache.get(pool, &[], Detail::Plan).await.unwrap();
+    sql(pool, CREATE_2019_01_01).await;
+    // Both keys see the change; only the one asked for within the last second is read again.
+    assert_eq!(cache.refresh_due(pool).await.unwrap(), 1);
+    let before = cache.stats();
+    let all_after = cache.get(pool, &[], Detail::Plan).await.unwrap();
+    assert!(!Arc::ptr_eq(&all, &all_after));
+    assert!(names(&all_after).contains(&"sessions_2019_01_01".to_string()));
+    let old_after = sessions(&cache, pool).await;
+    assert!(!Arc::ptr_eq(&old, &old_after));
+    assert!(names(&old_after).contains(&"sessions_2019_01_01".to_string()));
+    let stats = cache.stats();
+    assert_eq!(stats.hits, before.hits + 1, "the warm key: {stats:?}");
+    assert_eq!(stats.misses, before.misses + 1, "the cold key: {stats:?}");
+}
+
+#[tokio::test]
+async fn a_failing_refresh_is_counted_and_the_warmer_goes_on() {
+    let db = TestDb::migrated().await.unwrap();
+    // One connection, given up on after 300 ms: holding it makes every warmer pass fail.
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(300))
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+    sessions(&cache, &small).await;
+    let warmer = SnapshotCache::spawn_warmer(&cache, small.clone(), Duration::from_millis(50))
+        .expect("a tokio runtime");
+    let held = small.acquire().await.unwrap();
+    sql(&db.pool, CREATE_2019_01_01).await;
+    wait_until("a pass failed", || cache.stats().refresh_failures >= 2).await;
+    assert!(!warmer.is_finished(), "a failure does not end the warmer");
+    assert_eq!(cache.stats().refreshed, 0);
+    drop(held);
+    wait_until("the warmer read the change", || {
+        cache.stats().refreshed >= 1
+    })
+    .await;
+    let before = cache.stats();
+    let after = sessions(&cache, &small).await;
+    assert_eq!(
+        cache.stats().misses,
+        before.misses,
+        "served from the warmer's read"
+    );
+    assert!(names(&after).contains(&"sessions_2019_01_01".to_string()));
+
+    // A closed pool: the pass fails (no panic), and the task ends.
+    small.close().await;
+    assert!(cache.refresh_due(&small).await.is_err());
+    tokio::time::timeout(Duration::from_secs(2), warmer)
+        .await
+        .expect("the warmer ends once its pool is closed")
+        .unwrap();
 }

@@ -37,7 +37,8 @@ pub fn router(
     };
     let gate = security::Gate::new(pool.clone(), security);
     let context_pool = pool;
-    let catalog_cache = app::api::console::new_catalog_cache();
+    // The pages' snapshot cache and its warmer (ends when the router is dropped).
+    let catalog_cache = app::api::console::new_catalog_cache(&context_pool);
     Ok(Router::new()
         .leptos_routes_with_context(
             &options,

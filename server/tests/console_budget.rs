@@ -3,10 +3,13 @@
 //! runs it and writes the figures into `docs/console-budget.md`.
 //!
 //! `cargo test -p server --test console_budget -- --ignored --nocapture` prints one line
-//! `BUDGET partitions=… core_median_ms=… cold_median_ms=… http_median_ms=…`.
+//! `BUDGET partitions=… core_median_ms=… cold_median_ms=… http_median_ms=… after_change_median_ms=…
+//! warm_lag_median_ms=…` (`after_change`: the first page after a partition change, once the
+//! console's snapshot warmer has read it; `warm_lag`: from the change's commit until then).
 
 mod console;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::dashboard::SortKey;
@@ -19,6 +22,11 @@ use reqwest::StatusCode;
 
 const PARTITIONS: i64 = 10_000;
 const RUNS: usize = 5;
+
+/// The change timed "after a change": one partition far in the future, made and dropped in turn.
+const CREATE_EXTRA: &str = "CREATE TABLE sessions_2100_01_01 PARTITION OF sessions \
+     FOR VALUES FROM ('2100-01-01 00:00:00+00') TO ('2100-01-02 00:00:00+00')";
+const DROP_EXTRA: &str = "DROP TABLE sessions_2100_01_01";
 
 /// Daily `sessions` partitions back from today until the table has `PARTITIONS` (about 27
 /// years). Batches of 500 per transaction: each CREATE holds its locks until commit, and 10,000
@@ -100,7 +108,12 @@ async fn table_page_with_10000_partitions() {
     // One warm-up each (connections, plan caches), then RUNS timed calls: cold (a fresh snapshot
     // each call) and as the console serves them (its snapshot cache; a DBA paging through, so
     // each call asks for the next page).
-    let cache = SnapshotCache::new(app::api::console::CATALOG_CACHE_AGE);
+    let cache = Arc::new(SnapshotCache::new(app::api::console::CATALOG_CACHE_AGE));
+    let _warmer = SnapshotCache::spawn_warmer(
+        &cache,
+        c.db.pool.clone(),
+        app::api::console::CATALOG_WARM_PERIOD,
+    );
     let (mut cold, mut core, mut by_size) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..=RUNS {
         let t = Instant::now();
@@ -120,6 +133,34 @@ async fn table_page_with_10000_partitions() {
             by_size.push(t.elapsed());
         }
     }
+
+    // After a partition change (a partition created, then dropped, in turn), once the warmer
+    // has read both keys the pages above asked for (by bounds: `Detail::Plan`, by size: `Full`):
+    // the lag from the change's commit until then, and the table page's time just after.
+    let (mut changed, mut lag, mut hits) = (Vec::new(), Vec::new(), 0);
+    for i in 0..=RUNS {
+        let before = cache.stats();
+        sqlx::raw_sql(if i % 2 == 0 { CREATE_EXTRA } else { DROP_EXTRA })
+            .execute(&c.db.pool)
+            .await
+            .unwrap();
+        let t = Instant::now();
+        while cache.stats().refreshed < before.refreshed + 2 {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the warmer never ran"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        lag.push(t.elapsed());
+        let before = cache.stats();
+        let t = Instant::now();
+        let total = table_page_core(&c.db.pool, SortKey::Bounds, 1, Some(&cache)).await;
+        changed.push(t.elapsed());
+        assert_eq!(total as i64, partitions + i64::from(i % 2 == 0));
+        hits += usize::from(cache.stats().misses == before.misses);
+    }
+    let lag_max = lag.iter().max().copied().unwrap_or_default();
 
     // The snapshot statement alone, on the server (planning + execution under EXPLAIN ANALYZE,
     // rows not sent): how much of the page's time is PostgreSQL's.
@@ -168,12 +209,16 @@ async fn table_page_with_10000_partitions() {
         }
     }
     println!(
-        "BUDGET partitions={partitions} core_median_ms={:.1} cold_median_ms={:.1} http_median_ms={:.1} size_sort_median_ms={:.1} snapshot_server_median_ms={:.1} runs={RUNS} profile={}",
+        "BUDGET partitions={partitions} core_median_ms={:.1} cold_median_ms={:.1} http_median_ms={:.1} size_sort_median_ms={:.1} snapshot_server_median_ms={:.1} after_change_median_ms={:.1} after_change_hits={hits}/{} warm_lag_median_ms={:.0} warm_lag_max_ms={:.0} runs={RUNS} profile={}",
         median(core),
         median(cold),
         median(http),
         median(by_size),
         server[server.len() / 2],
+        median(changed),
+        RUNS + 1,
+        median(lag),
+        lag_max.as_secs_f64() * 1000.0,
         if cfg!(debug_assertions) { "debug" } else { "release" }
     );
 }

@@ -62,9 +62,17 @@ pub struct Readings {
 /// `catalog::SnapshotCache`): row estimates and sizes lag at most this much.
 pub const CATALOG_CACHE_AGE: Duration = Duration::from_secs(15);
 
-/// The snapshot cache the server provides to its pages (`server::app_router`).
-pub fn new_catalog_cache() -> Arc<catalog::SnapshotCache> {
-    Arc::new(catalog::SnapshotCache::new(CATALOG_CACHE_AGE))
+/// How often the snapshot cache's warmer looks for a changed or ageing entry among the keys pages
+/// asked for in the last 10 minutes: the lag between a partition change and a warm page.
+pub const CATALOG_WARM_PERIOD: Duration = Duration::from_secs(2);
+
+/// The snapshot cache the server provides to its pages (`server::router`), with its warmer
+/// running on the current tokio runtime until the cache is dropped (see
+/// `catalog::SnapshotCache::spawn_warmer`).
+pub fn new_catalog_cache(pool: &PgPool) -> Arc<catalog::SnapshotCache> {
+    let cache = Arc::new(catalog::SnapshotCache::new(CATALOG_CACHE_AGE));
+    catalog::SnapshotCache::spawn_warmer(&cache, pool.clone(), CATALOG_WARM_PERIOD);
+    cache
 }
 
 /// A snapshot for a page people look at (overview, table page, charts, health): through the

@@ -9,12 +9,26 @@
 //!   writes a new `pg_inherits` row version (new `xmin`) or removes one;
 //! - it is **younger than `max_age`**: what the signature cannot see (row estimates and sizes
 //!   after VACUUM/ANALYZE, a rename, a seal trigger, a detached leftover dropped) shows within that
-//!   time, and every page prints the snapshot's `taken_at`.
+//!   time, and every page prints the snapshot's `taken_at`. The age counts from the moment the
+//!   entry's signature was read, which is before its snapshot was.
+//!
+//! Those two rules alone make the first view after a change, or after `max_age` without a
+//! request, pay for a whole snapshot. The **warmer** (`SnapshotCache::spawn_warmer` and
+//! `refresh_due`, in `cache/warmer.rs`) takes that cost off the request: every few seconds it
+//! reads the signature of the keys a page asked for recently (one cheap query; none at all when
+//! nobody asked) and reads again, one key at a time, each key whose signature changed or whose
+//! entry nears `max_age`. A request still checks signature and age itself, so the warmer never
+//! makes a page see anything older than it would without it; it only turns misses into hits.
+//! What it costs: one snapshot per key per change, and one per key every `max_age - margin`
+//! while a page keeps asking for it; keys nobody asked for within `recent` (10 minutes) are left
+//! to go cold and dropped, so an idle console does no work. `stats()` counts hits, misses and
+//! the warmer's reads.
 //!
 //! Anything that acts on the catalog (planning a run, executing, approvals, metrics) reads a fresh
 //! snapshot; this cache is for what a person looks at.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,10 +38,17 @@ use super::{snapshot_with, Detail};
 use crate::catalog::CatalogSnapshot;
 use crate::table::ManagedTable;
 
+mod warmer;
+
+/// Keys a page asked for within this long are kept warm (`SnapshotCache::keep_warm`).
+const RECENT: Duration = Duration::from_secs(10 * 60);
+
 /// Per table asked for: parent oid and relkind, then its partitions' count, oid sum and `xmin`
-/// sum (DETACH CONCURRENTLY's pending step updates the row, so it shows as a new `xmin`). Sums over a set of distinct oids and row versions: any change
-/// of the set changes one of them (a swap of one row for another with equal oid and xmin sums in
-/// the same statement is not something DDL does).
+/// sum (DETACH CONCURRENTLY's pending step updates the row, so it shows as a new `xmin`). Sums
+/// over a set of distinct oids and row versions: any change of the set changes one of them (a
+/// swap of one row for another with equal oid and xmin sums in the same statement is not something
+/// DDL does). Each row depends on its own table only, so one read for several keys can be split
+/// per key (`warmer`).
 const SIGNATURE_SQL: &str =
     "SELECT m.name, coalesce(p.oid, 0)::bigint, coalesce(p.relkind::text, ''), \
        count(i.inhrelid), coalesce(sum(i.inhrelid::bigint), 0)::bigint, \
@@ -37,26 +58,74 @@ const SIGNATURE_SQL: &str =
      LEFT JOIN pg_inherits i ON i.inhparent = p.oid \
      GROUP BY m.ord, m.name, p.oid, p.relkind ORDER BY m.ord";
 
-type Signature = Vec<(String, i64, String, i64, i64, i64)>;
+type SignatureRow = (String, i64, String, i64, i64, i64);
+type Signature = Vec<SignatureRow>;
+type Key = (Vec<ManagedTable>, Detail);
 
 struct Entry {
     signature: Signature,
+    /// When `signature` was read (before the snapshot): the entry's age counts from here, and of
+    /// two entries for one key the one read later is kept.
     fetched: Instant,
+    /// When a page last asked for this key: only recently asked-for keys are kept warm.
+    requested: Instant,
     snapshot: Arc<CatalogSnapshot>,
+}
+
+/// How the cache has answered since it was made: requests served from it, requests that read a
+/// snapshot themselves, snapshots the warmer read ahead of requests, and warmer reads that failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub refreshed: u64,
+    pub refresh_failures: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    refreshed: AtomicU64,
+    refresh_failures: AtomicU64,
 }
 
 /// Snapshots by (tables, detail), each served while its signature holds and it is young enough.
 pub struct SnapshotCache {
     max_age: Duration,
-    entries: Mutex<HashMap<(Vec<ManagedTable>, Detail), Entry>>,
+    /// The warmer refreshes keys asked for within this long ...
+    recent: Duration,
+    /// ... whose signature changed or which are older than `max_age - margin`.
+    margin: Duration,
+    entries: Mutex<HashMap<Key, Entry>>,
+    counters: Counters,
 }
 
 impl SnapshotCache {
+    /// A cache serving entries up to `max_age` old; the warmer keeps keys asked for within the
+    /// last 10 minutes warm, reading them again once older than two thirds of `max_age`.
     pub fn new(max_age: Duration) -> Self {
         Self {
             max_age,
+            recent: RECENT,
+            margin: max_age / 3,
             entries: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
         }
+    }
+
+    /// The warmer keeps keys asked for within `recent` warm, and reads an entry again once it is
+    /// older than `max_age - margin`. The margin must cover the warmer's period plus a snapshot's
+    /// time, or a request may find the entry just past its age.
+    pub fn keep_warm(mut self, recent: Duration, margin: Duration) -> Self {
+        self.recent = recent;
+        self.margin = margin;
+        self
+    }
+
+    /// How long an entry whose partition set is unchanged may be served.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
     }
 
     /// The snapshot of `tables` (all four when empty) at `detail`: the cached one when it is
@@ -72,45 +141,94 @@ impl SnapshotCache {
         } else {
             tables.to_vec()
         };
-        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
-        let signature: Signature = sqlx::query_as(SIGNATURE_SQL)
-            .bind(&names)
-            .fetch_all(pool)
-            .await?;
+        let started = Instant::now();
+        let signature = read_signature(pool, &tables).await?;
         let key = (tables, detail);
         if let Some(hit) = self.lookup(&key, &signature) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let snapshot = Arc::new(snapshot_with(pool, &key.0, detail).await?);
         // The signature read before the snapshot: a change in between makes the next call miss
         // (its signature differs), never serves a snapshot older than its signature.
-        self.lock().insert(
-            key,
-            Entry {
-                signature,
-                fetched: Instant::now(),
-                snapshot: Arc::clone(&snapshot),
-            },
-        );
+        self.store(key, signature, started, Arc::clone(&snapshot), true);
         Ok(snapshot)
     }
 
-    fn lookup(
-        &self,
-        key: &(Vec<ManagedTable>, Detail),
-        signature: &Signature,
-    ) -> Option<Arc<CatalogSnapshot>> {
-        let entries = self.lock();
-        let entry = entries.get(key)?;
+    /// Counts since the cache was made (see `CacheStats`).
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            refreshed: c.refreshed.load(Ordering::Relaxed),
+            refresh_failures: c.refresh_failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The entry for `key` if `signature` is its own and it is young enough; marks the key as
+    /// asked for either way.
+    fn lookup(&self, key: &Key, signature: &Signature) -> Option<Arc<CatalogSnapshot>> {
+        let mut entries = self.lock();
+        let entry = entries.get_mut(key)?;
+        entry.requested = Instant::now();
         (entry.signature == *signature && entry.fetched.elapsed() < self.max_age)
             .then(|| Arc::clone(&entry.snapshot))
     }
 
-    /// The map, even if a panic elsewhere poisoned the lock (entries are replaced whole, so a
-    /// poisoned map is never half-written).
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Vec<ManagedTable>, Detail), Entry>> {
+    /// Keeps `snapshot` for `key` unless the entry there was read later (a request and the
+    /// warmer may read the same key at once). `requested`: a page asked for it now. The warmer
+    /// passes `false`, and never brings back a key dropped meanwhile.
+    fn store(
+        &self,
+        key: Key,
+        signature: Signature,
+        fetched: Instant,
+        snapshot: Arc<CatalogSnapshot>,
+        requested: bool,
+    ) {
+        let mut entries = self.lock();
+        match entries.get_mut(&key) {
+            Some(entry) => {
+                if requested {
+                    entry.requested = Instant::now();
+                }
+                if entry.fetched <= fetched {
+                    entry.signature = signature;
+                    entry.fetched = fetched;
+                    entry.snapshot = snapshot;
+                }
+            }
+            None if requested => {
+                entries.insert(
+                    key,
+                    Entry {
+                        signature,
+                        fetched,
+                        requested: Instant::now(),
+                        snapshot,
+                    },
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// The map, even if a panic elsewhere poisoned the lock (entries are replaced field by field
+    /// without anything that can panic in between, so a poisoned map is never half-written).
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The signature rows of `tables`, in that order.
+async fn read_signature(pool: &PgPool, tables: &[ManagedTable]) -> Result<Signature, sqlx::Error> {
+    let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+    sqlx::query_as(SIGNATURE_SQL)
+        .bind(&names)
+        .fetch_all(pool)
+        .await
 }
