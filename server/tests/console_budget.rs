@@ -178,6 +178,11 @@ async fn table_page_with_10000_partitions() {
     }
     server.sort_by(f64::total_cmp);
 
+    // Over HTTP only the console's own cache (and warmer) runs, as in production: this test's
+    // cache goes, and its warmer ends with it.
+    let background = cache.stats().refreshed;
+    drop(cache);
+
     c.add_user("vera", Role::Viewer).await;
     let b = c.sign_in("vera").await;
     let form = [
@@ -209,7 +214,7 @@ async fn table_page_with_10000_partitions() {
         }
     }
     println!(
-        "BUDGET partitions={partitions} core_median_ms={:.1} cold_median_ms={:.1} http_median_ms={:.1} size_sort_median_ms={:.1} snapshot_server_median_ms={:.1} after_change_median_ms={:.1} after_change_hits={hits}/{} warm_lag_median_ms={:.0} warm_lag_max_ms={:.0} runs={RUNS} profile={}",
+        "BUDGET partitions={partitions} core_median_ms={:.1} cold_median_ms={:.1} http_median_ms={:.1} size_sort_median_ms={:.1} snapshot_server_median_ms={:.1} after_change_median_ms={:.1} after_change_hits={hits}/{} warm_lag_median_ms={:.0} warm_lag_max_ms={:.0} warmer_reads={background} runs={RUNS} profile={}",
         median(core),
         median(cold),
         median(http),

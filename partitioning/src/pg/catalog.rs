@@ -15,7 +15,7 @@ use crate::catalog::{CatalogSnapshot, PartitionInfo, TableCatalog};
 use crate::health::ServerSettings;
 use crate::table::ManagedTable;
 use node::NodeBound;
-use sql::{snapshot_sql, DEPARSE_SQL, NO_JIT_SQL};
+use sql::{snapshot_sql, DEPARSE_SQL, LEFTOVERS_SQL, NO_JIT_SQL};
 
 mod cache;
 mod details;
@@ -41,23 +41,55 @@ pub enum Detail {
     Plan,
 }
 
-type SnapshotRow = (
-    DateTime<Utc>,
-    i32,
-    String,
-    i64,
-    bool,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<bool>,
-    Option<bool>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<bool>,
-);
+/// One row of `SNAPSHOT_SQL`, `LEFTOVERS_SQL` or `QUICK_SQL` (they share their columns): a managed
+/// table's facts, and one of its partitions or leftovers when it has any (`oid` NULL otherwise).
+#[derive(Debug, sqlx::FromRow)]
+struct SnapshotRow {
+    taken_at: DateTime<Utc>,
+    version: i32,
+    name: String,
+    parent_oid: i64,
+    partitioned: bool,
+    oid: Option<i64>,
+    relname: Option<String>,
+    node: Option<String>,
+    detach_pending: Option<bool>,
+    attached: Option<bool>,
+    est_rows: Option<i64>,
+    bytes: Option<i64>,
+    tablespace: Option<String>,
+    last_analyzed: Option<DateTime<Utc>>,
+    sealed: Option<bool>,
+    /// `SNAPSHOT_SQL` only: row types in the parent's schema shaped like our partitions' names.
+    named_count: Option<i64>,
+    /// The partition is in its parent's schema.
+    in_nsp: Option<bool>,
+}
+
+/// The tables whose schema holds more row types shaped like partition names (`named_count`) than
+/// attached partitions of that shape: something there (a leftover, usually) is not attached, and
+/// `LEFTOVERS_SQL` must look. Mirrors the count's filter: `<table>_` then 7 or 10 more bytes.
+fn may_have_leftovers(tables: &[ManagedTable], rows: &[SnapshotRow]) -> Vec<ManagedTable> {
+    tables
+        .iter()
+        .copied()
+        .filter(|t| {
+            let prefix = format!("{}_", t.name());
+            let shaped =
+                |n: &str| n.starts_with(&prefix) && [7, 10].contains(&(n.len() - prefix.len()));
+            let mut named = 0;
+            let mut attached = 0;
+            for r in rows.iter().filter(|r| r.name == t.name()) {
+                named = named.max(r.named_count.unwrap_or(0));
+                let in_nsp = r.in_nsp.unwrap_or(false);
+                if in_nsp && r.relname.as_deref().is_some_and(shaped) {
+                    attached += 1;
+                }
+            }
+            named > attached
+        })
+        .collect()
+}
 
 /// The name from which `last_analyzed` is read for `table`: everything in `Full`, else the
 /// partition of two periods before the current one and later (names sort by date).
@@ -100,24 +132,37 @@ pub async fn snapshot_with(
     // reading one period more than the planner looks at.
     let now = Utc::now();
     let stats: Vec<String> = tables.iter().map(|t| stats_from(*t, detail, now)).collect();
-    // A transaction only to scope `jit = off` to these statements (see `sql::SNAPSHOT_SQL`); it
-    // writes nothing and is rolled back if anything fails.
-    let mut conn = pool.begin().await?;
+    // A transaction to scope `jit = off` to these statements (see `sql::SNAPSHOT_SQL`), repeatable
+    // read so that the leftovers' statement, when it runs, sees the same catalog; it writes
+    // nothing and is rolled back if anything fails.
+    let mut conn = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await?;
     let pg14 = conn.server_version_num().is_none_or(|v| v >= 140_000);
     sqlx::query(NO_JIT_SQL).execute(&mut *conn).await?;
-    let rows: Vec<SnapshotRow> = sqlx::query_as(&snapshot_sql(detail, pg14))
+    let mut rows: Vec<SnapshotRow> = sqlx::query_as(&snapshot_sql(detail, pg14))
         .bind(&names)
         .bind(&stats)
         .fetch_all(&mut *conn)
         .await?;
+    let look: Vec<ManagedTable> = may_have_leftovers(&tables, &rows);
+    if !look.is_empty() {
+        let names: Vec<&str> = look.iter().map(|t| t.name()).collect();
+        let stats: Vec<String> = look.iter().map(|t| stats_from(*t, detail, now)).collect();
+        let leftovers: Vec<SnapshotRow> = sqlx::query_as(LEFTOVERS_SQL)
+            .bind(&names)
+            .bind(&stats)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.extend(leftovers);
+    }
     let snapshot = assemble(&mut conn, &tables, rows).await?;
     conn.commit().await?;
     Ok(snapshot)
 }
 
-/// Builds the snapshot of `tables` from the statement's rows (`SNAPSHOT_SQL`'s columns, which
-/// `quick::QUICK_SQL` shares), asking PostgreSQL to deparse the bounds the node reader could not
-/// vouch for.
+/// Builds the snapshot of `tables` from the statements' rows (`SnapshotRow`), asking PostgreSQL
+/// to deparse the bounds the node reader could not vouch for.
 async fn assemble(
     conn: &mut PgConnection,
     tables: &[ManagedTable],
@@ -126,7 +171,7 @@ async fn assemble(
     // Every managed table yields at least one row (LEFT JOIN), so an empty result means no tables
     // were asked for; the clock then comes from a second, trivial query.
     let (taken_at, server_version_num) = match rows.first() {
-        Some(r) => (r.0, r.1),
+        Some(r) => (r.taken_at, r.version),
         None => {
             sqlx::query_as("SELECT now(), current_setting('server_version_num')::int")
                 .fetch_one(&mut *conn)
@@ -144,22 +189,20 @@ async fn assemble(
     // Attached partitions whose bound PostgreSQL must deparse, by oid.
     let mut deparse: Vec<u32> = Vec::new();
     for row in rows {
-        let (name, parent_oid, partitioned, oid, relname, node, pending, attached) =
-            (row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9);
-        let Some(entry) = out.iter_mut().find(|t| t.table.name() == name) else {
+        let Some(entry) = out.iter_mut().find(|t| t.table.name() == row.name) else {
             continue;
         };
         let table = entry.table;
-        entry.oid = u32::try_from(parent_oid).unwrap_or(0);
-        entry.is_partitioned = partitioned;
-        let (Some(oid), Some(relname)) = (oid, relname) else {
+        entry.oid = u32::try_from(row.parent_oid).unwrap_or(0);
+        entry.is_partitioned = row.partitioned;
+        let (Some(oid), Some(relname)) = (row.oid, row.relname) else {
             continue;
         };
-        let is_attached = attached.unwrap_or(true);
+        let is_attached = row.attached.unwrap_or(true);
         let named = parse_partition_name(table, &relname);
         // A node is believed only when it says exactly what the name says; a detached leftover
         // has no bound in the catalog, and its name is all that says what it held.
-        let (bound, raw_bound, is_default, verified) = match node.as_deref().map(node::read) {
+        let (bound, raw_bound, is_default, verified) = match row.node.as_deref().map(node::read) {
             _ if !is_attached => (named, String::new(), false, true),
             Some(NodeBound::Default) => (None, "DEFAULT".to_string(), true, true),
             Some(NodeBound::Range(b)) if named == Some(b) => (Some(b), printed(&b), false, true),
@@ -170,12 +213,12 @@ async fn assemble(
             name: relname,
             bound,
             raw_bound,
-            detach_pending: pending.unwrap_or(false),
-            est_rows: row.10.unwrap_or(0),
-            bytes: row.11.unwrap_or(0),
-            tablespace: row.12,
-            last_analyzed: row.13,
-            sealed: row.14.unwrap_or(false),
+            detach_pending: row.detach_pending.unwrap_or(false),
+            est_rows: row.est_rows.unwrap_or(0),
+            bytes: row.bytes.unwrap_or(0),
+            tablespace: row.tablespace,
+            last_analyzed: row.last_analyzed,
+            sealed: row.sealed.unwrap_or(false),
         };
         if !is_attached {
             entry.detached.push(info);

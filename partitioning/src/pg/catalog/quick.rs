@@ -51,7 +51,7 @@ WITH managed AS (
     JOIN pg_partitioned_table pt ON pt.partrelid = m.parent
     WHERE pt.partdefid <> 0
 ), rels AS (
-    SELECT w.table_name, c.oid, c.relname, c.relpartbound, c.reltuples, c.relpages,
+    SELECT w.table_name, c.oid, c.relname, c.relnamespace, c.relpartbound, c.reltuples, c.relpages,
            c.reltablespace, i.inhrelid IS NOT NULL AS attached,
            coalesce({pending}, false) AS detach_pending
     FROM wanted w
@@ -69,8 +69,8 @@ SELECT m.taken_at,
        m.name,
        coalesce(m.parent, 0)::bigint AS parent_oid,
        m.partitioned,
-       r.oid::bigint,
-       r.relname::text,
+       r.oid::bigint AS oid,
+       r.relname::text AS relname,
        CASE WHEN r.attached THEN r.relpartbound::text END AS node,
        r.detach_pending,
        r.attached,
@@ -80,7 +80,9 @@ SELECT m.taken_at,
        greatest(pg_stat_get_last_analyze_time(r.oid), pg_stat_get_last_autoanalyze_time(r.oid))
            AS last_analyzed,
        EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = r.oid AND tg.tgname = 'rustcare_sealed')
-           AS sealed
+           AS sealed,
+       NULL::bigint AS named_count,
+       r.relnamespace = m.nsp AS in_nsp
 FROM managed m
 LEFT JOIN rels r ON r.table_name = m.name
 LEFT JOIN pg_tablespace ts ON ts.oid = r.reltablespace

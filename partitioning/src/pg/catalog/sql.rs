@@ -2,10 +2,9 @@
 
 use super::Detail;
 
-/// Every partition of every managed table (attached or detach-pending), plus tables named like our
-/// partitions that are attached to nothing (left behind by a run killed between DETACH and DROP).
-/// `detach_pending` comes from `pg_inherits.inhdetachpending` (PostgreSQL 14+; through `to_jsonb`
-/// on 13, which lacks the column and is slower).
+/// Every partition of every managed table (attached or detach-pending). `detach_pending` comes
+/// from `pg_inherits.inhdetachpending` (PostgreSQL 14+; through `to_jsonb` on 13, which lacks the
+/// column and is slower).
 ///
 /// Shaped for 10,000 partitions in a database of 100,000 relations (each choice measured with
 /// EXPLAIN ANALYZE on such a catalog): every read goes through an index, so the cost follows the
@@ -15,12 +14,17 @@ use super::Detail;
 /// - `attached`: the parents' `pg_inherits` rows through their parent index, then each child's
 ///   `pg_class` row by oid (`OFFSET 0` keeps the planner from trading the probes for a sequential
 ///   pass, which it prefers from a few thousand children on);
-/// - `named`: leftovers are found by name through `pg_type`'s name index, read index-only. A
-///   table's row type always bears the table's name and schema (CREATE refuses a taken type name;
-///   RENAME and SET SCHEMA move both), and indexes have none, so this range holds one entry a
-///   table where `pg_class`'s holds one for every index too. A full join on the name pairs them
-///   with the attached partitions; only the names left over (usually none) meet the regular
-///   expression and a `pg_class` probe;
+/// - leftovers (tables named like our partitions, attached to nothing, left by a run killed
+///   between DETACH and DROP) are *counted* here, not listed: `named_count` is the number of row
+///   types in the parent's schema named `<table>_` plus 7 or 10 characters, read index-only from
+///   `pg_type`'s name index. A table's row type always bears the table's name and schema (CREATE
+///   refuses a taken type name; RENAME and SET SCHEMA move both), and indexes have none, so this
+///   range holds one entry a table where `pg_class`'s holds one for every index too. When the
+///   count exceeds the attached partitions of that shape in that schema (`in_nsp`), and only then,
+///   `LEFTOVERS_SQL` lists them in the same transaction (Rust compares:
+///   `catalog::may_have_leftovers`). `named` is MATERIALIZED so that the count runs once a table:
+///   as a subquery of the outer SELECT it ran once a row (13 s at 10,000 partitions). Pairing
+///   every name with the attached partitions in SQL cost a fifth of the statement;
 /// - the bound is sent as the stored node text and read in Rust (`node`); `pg_get_expr` (3-4 µs a
 ///   row on the server) runs only for the few partitions whose node is not a plain `timestamptz`
 ///   range matching their name, in a second statement;
@@ -41,39 +45,21 @@ WITH managed AS (
            current_setting('block_size')::bigint AS block_size
     FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
     LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
-), attached AS (
+), rels AS (
     SELECT m.name AS table_name, c.oid, c.relname, c.relnamespace, c.relpartbound, c.reltuples,
            c.relpages, c.reltoastrelid, c.reltablespace, {pending} AS detach_pending
     FROM managed m
     JOIN pg_inherits i ON i.inhparent = m.parent
     CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = i.inhrelid OFFSET 0) c
     WHERE c.relkind IN ('r', 'p', 'f')
-), named AS (
-    SELECT m.name AS table_name, m.nsp, t.typname
+), named AS MATERIALIZED (
+    SELECT m.name, (
+        SELECT count(*) FROM pg_type t
+        WHERE t.typnamespace = m.nsp
+          AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
+          AND octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
+    ) AS named_count
     FROM managed m
-    JOIN pg_type t
-      ON t.typnamespace = m.nsp
-         AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
-    WHERE octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
-), rels AS (
-    SELECT coalesce(a.table_name, n.table_name) AS table_name, coalesce(a.oid, l.oid) AS oid,
-           coalesce(a.relname, l.relname) AS relname, a.relpartbound,
-           coalesce(a.reltuples, l.reltuples) AS reltuples,
-           coalesce(a.relpages, l.relpages) AS relpages,
-           coalesce(a.reltoastrelid, l.reltoastrelid) AS reltoastrelid,
-           coalesce(a.reltablespace, l.reltablespace) AS reltablespace,
-           coalesce(a.detach_pending, false) AS detach_pending, a.oid IS NOT NULL AS attached
-    FROM attached a
-    FULL JOIN named n ON n.typname = a.relname AND n.nsp = a.relnamespace
-    LEFT JOIN LATERAL (
-        SELECT c.oid, c.relname, c.reltuples, c.relpages, c.reltoastrelid, c.reltablespace
-        FROM pg_class c
-        WHERE a.oid IS NULL AND c.relname = n.typname AND c.relnamespace = n.nsp
-          AND c.relkind = 'r' AND NOT c.relispartition
-          AND n.typname::text ~ ('^' || n.table_name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
-          AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
-    ) l ON true
-    WHERE a.oid IS NOT NULL OR l.oid IS NOT NULL
 ){index_cte}, sealed AS (
     SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'
 )
@@ -82,22 +68,72 @@ SELECT m.taken_at,
        m.name,
        coalesce(m.parent, 0)::bigint AS parent_oid,
        m.partitioned,
-       r.oid::bigint,
-       r.relname::text,
-       CASE WHEN r.attached THEN r.relpartbound::text END AS node,
+       r.oid::bigint AS oid,
+       r.relname::text AS relname,
+       r.relpartbound::text AS node,
        r.detach_pending,
-       r.attached,
+       r.oid IS NOT NULL AS attached,
        greatest(r.reltuples, 0)::bigint AS est_rows,
        ((r.relpages{extra_pages}) * m.block_size)::bigint AS bytes,
        ts.spcname::text AS tablespace,
        CASE WHEN r.relname >= m.stats_from::name
             THEN greatest(pg_stat_get_last_analyze_time(r.oid), pg_stat_get_last_autoanalyze_time(r.oid))
        END AS last_analyzed,
-       (s.oid IS NOT NULL) AS sealed
+       (s.oid IS NOT NULL) AS sealed,
+       n.named_count,
+       r.relnamespace = m.nsp AS in_nsp
 FROM managed m
+JOIN named n ON n.name = m.name
 LEFT JOIN rels r ON r.table_name = m.name{index_join}
 LEFT JOIN sealed s ON s.oid = r.oid
 LEFT JOIN pg_tablespace ts ON ts.oid = r.reltablespace
+"#;
+
+/// The leftovers of the tables `$1` names (with `$2` `stats_from`, as in `SNAPSHOT_SQL`): tables
+/// in the parent's schema, named exactly like our partitions, not partitions, attached to
+/// nothing. Run only when `SNAPSHOT_SQL`'s count says there may be some, in its transaction
+/// (repeatable read: the same catalog). Found by name through `pg_type`'s name index, read
+/// index-only; the names of attached partitions are passed over with one `pg_class` probe each.
+pub(super) const LEFTOVERS_SQL: &str = r#"
+WITH managed AS (
+    SELECT m.name, m.stats_from, p.oid AS parent, coalesce(p.relkind = 'p', false) AS partitioned,
+           coalesce(p.relnamespace, 'public'::regnamespace) AS nsp, now() AS taken_at,
+           current_setting('server_version_num')::int AS version,
+           current_setting('block_size')::bigint AS block_size
+    FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
+    LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
+)
+SELECT m.taken_at,
+       m.version,
+       m.name,
+       coalesce(m.parent, 0)::bigint AS parent_oid,
+       m.partitioned,
+       c.oid::bigint AS oid,
+       c.relname::text AS relname,
+       NULL::text AS node,
+       false AS detach_pending,
+       false AS attached,
+       greatest(c.reltuples, 0)::bigint AS est_rows,
+       (c.relpages * m.block_size)::bigint AS bytes,
+       ts.spcname::text AS tablespace,
+       CASE WHEN c.relname >= m.stats_from::name
+            THEN greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid))
+       END AS last_analyzed,
+       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgname = 'rustcare_sealed')
+           AS sealed,
+       NULL::bigint AS named_count,
+       true AS in_nsp
+FROM managed m
+JOIN pg_type t
+  ON t.typnamespace = m.nsp
+     AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
+JOIN pg_class c
+  ON c.relname = t.typname AND c.relnamespace = m.nsp
+     AND c.relkind = 'r' AND NOT c.relispartition
+LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+WHERE octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
+  AND t.typname::text ~ ('^' || m.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
+  AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
 "#;
 
 /// Index pages summed per partition in one grouped pass, and TOAST pages: `Detail::Full` only.
