@@ -38,6 +38,7 @@ b_profile=$(field profile) b_size=$(field size_sort_median_ms) b_server=$(field 
 b_cold=$(field cold_median_ms)
 b_changed=$(field after_change_median_ms) b_hits=$(field after_change_hits)
 b_lag=$(field warm_lag_median_ms) b_lag_max=$(field warm_lag_max_ms)
+b_first=$(field first_view_ms) b_first_hit=$(field first_view_hit) b_primed=$(field primed_ms)
 
 # (c) First contentful paint, from Chromium's paint timing (end2end/tests/budget.spec.ts).
 c_fcp="not measured" c_all="" c_ua=""
@@ -71,7 +72,8 @@ other builds, so treat the times as upper bounds). Run the script again to refre
 | WASM bundle, gzipped | ≤ 300 KB | $(kb "$wasm_gz") (${wasm_gz} bytes; $(kb "$wasm_raw") raw) | $(verdict "$wasm_gz" 307200) |
 | Table page server function, ${b_parts} partitions, as the console serves it (snapshot cache) | ≤ 60 ms | ${b_core} ms (whole HTTP call: ${b_http} ms) | $(verdict "$b_core" 60) |
 | The same, after a partition change once the warmer has read it (${b_lag:-n/a} ms after the change, at most ${b_lag_max:-n/a}) | ≤ 60 ms | ${b_changed:-n/a} ms (hits: ${b_hits:-n/a}) | $(verdict "${b_changed:-1e9}" 60) |
-| The same, cold (first view after start, or within the warmer's lag after a change) | ≤ 60 ms | ${b_cold:-n/a} ms | $(verdict "${b_cold:-1e9}" 60) |
+| The same, the first view after the console starts, once the warmer's first pass read the pinned table pages (${b_primed:-n/a} ms after start) | ≤ 60 ms | ${b_first:-n/a} ms (served from the cache: ${b_first_hit:-n/a}) | $(verdict "${b_first:-1e9}" 60) |
+| The same, cold (within the warmer's lag after a partition change, or the first ${b_primed:-n/a} ms after start) | ≤ 60 ms | ${b_cold:-n/a} ms | $(verdict "${b_cold:-1e9}" 60) |
 | First contentful paint of the overview, localhost | ≤ 300 ms | ${c_fcp} ms | $(verdict "$c_fcp" 300) |
 
 ## How each figure is measured
@@ -92,9 +94,11 @@ then the median of 5, two ways: as the console serves it (through its snapshot c
 \`catalog::SnapshotCache\`: a snapshot is reused while a cheap \`pg_inherits\` signature of the
 table's partition set is unchanged and it is under 15 s old; each timed call asks for the next
 page, as a DBA paging through), and cold (a fresh snapshot every call: the first view after the
-console starts, or a view within the warmer's lag after a partition was created, detached or
-dropped). After a change: the console's warmer (\`SnapshotCache::spawn_warmer\`, every 2 s, for
-keys a page asked for in the last 10 minutes) reads the changed snapshot ahead of the next request;
+console starts before the warmer's first pass, or a view within the warmer's lag after a partition
+was created, detached or dropped). After a change: the console's warmer
+(\`SnapshotCache::spawn_warmer\`, every 2 s, for keys a page asked for in the last 10 minutes and
+for the pinned keys: each table page's, \`app::api::console::new_catalog_cache\`) reads the changed
+snapshot ahead of the next request;
 the test makes a change (a partition created or dropped, in turn, 6 times), waits until the warmer
 has read both keys the pages asked for (the lag), then times the page (the median, and how many of
 the 6 were served from the cache). The same page is also fetched 5 times over HTTP as a signed-in viewer (session

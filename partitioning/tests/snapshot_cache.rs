@@ -303,3 +303,36 @@ async fn a_failing_refresh_is_counted_and_the_warmer_goes_on() {
         .expect("the warmer ends once its pool is closed")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_pinned_key_is_warm_before_any_page_asks_and_stays_warm_while_nobody_does() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = &db.pool;
+    let cache = SnapshotCache::new(Duration::from_secs(3600))
+        .keep_warm(Duration::from_millis(200), Duration::ZERO);
+    cache.pin(&[ManagedTable::Sessions], Detail::Plan);
+    cache.pin(&[ManagedTable::Sessions], Detail::Plan);
+    // The first pass reads the pinned key (once, though pinned twice), nobody having asked.
+    assert_eq!(cache.refresh_due(pool).await.unwrap(), 1);
+    let first = sessions(&cache, pool).await;
+    assert_eq!(cache.stats().hits, 1, "{:?}", cache.stats());
+    assert_eq!(cache.stats().misses, 0, "{:?}", cache.stats());
+
+    // Long past `recent` with no request, a change is still read ahead of the next request.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sql(pool, CREATE_2019_01_01).await;
+    assert_eq!(cache.refresh_due(pool).await.unwrap(), 1);
+    let after = sessions(&cache, pool).await;
+    assert!(!Arc::ptr_eq(&first, &after));
+    assert!(names(&after).contains(&"sessions_2019_01_01".to_string()));
+    assert_eq!(cache.stats().misses, 0, "{:?}", cache.stats());
+    // A key not pinned and not asked for recently is left to go cold, as before.
+    cache.get(pool, &[], Detail::Plan).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sql(pool, "DROP TABLE sessions_2019_01_01").await;
+    assert_eq!(
+        cache.refresh_due(pool).await.unwrap(),
+        1,
+        "only the pinned key"
+    );
+}

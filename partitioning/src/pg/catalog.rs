@@ -15,7 +15,7 @@ use crate::catalog::{CatalogSnapshot, PartitionInfo, TableCatalog};
 use crate::health::ServerSettings;
 use crate::table::ManagedTable;
 use node::NodeBound;
-use sql::{snapshot_sql, DEPARSE_SQL, LEFTOVERS_SQL, NO_JIT_SQL};
+use sql::{leftovers_sql, snapshot_sql, DEPARSE_SQL, NO_JIT_SQL};
 
 mod cache;
 mod details;
@@ -149,7 +149,7 @@ pub async fn snapshot_with(
     if !look.is_empty() {
         let names: Vec<&str> = look.iter().map(|t| t.name()).collect();
         let stats: Vec<String> = look.iter().map(|t| stats_from(*t, detail, now)).collect();
-        let leftovers: Vec<SnapshotRow> = sqlx::query_as(LEFTOVERS_SQL)
+        let leftovers: Vec<SnapshotRow> = sqlx::query_as(&leftovers_sql())
             .bind(&names)
             .bind(&stats)
             .fetch_all(&mut *conn)

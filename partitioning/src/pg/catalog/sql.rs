@@ -2,6 +2,17 @@
 
 use super::Detail;
 
+/// `{managed}` in `SNAPSHOT_SQL` and `LEFTOVERS_SQL`: each managed table `$1` names with its
+/// `stats_from` (`$2`), its parent's oid, kind and schema, and the facts every row repeats.
+const MANAGED_CTE: &str = r#"WITH managed AS (
+    SELECT m.name, m.stats_from, p.oid AS parent, coalesce(p.relkind = 'p', false) AS partitioned,
+           coalesce(p.relnamespace, 'public'::regnamespace) AS nsp, now() AS taken_at,
+           current_setting('server_version_num')::int AS version,
+           current_setting('block_size')::bigint AS block_size
+    FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
+    LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
+)"#;
+
 /// Every partition of every managed table (attached or detach-pending). `detach_pending` comes
 /// from `pg_inherits.inhdetachpending` (PostgreSQL 14+; through `to_jsonb` on 13, which lacks the
 /// column and is slower).
@@ -35,17 +46,10 @@ use super::Detail;
 /// - run with `jit = off` (`NO_JIT_SQL`): the estimated cost crosses `jit_above_cost` from a few
 ///   thousand partitions, and compiling took 60+ ms, longer than executing.
 ///
-/// `{pending}` and `{full}` are filled by `snapshot_sql`. The session TimeZone is UTC (sqlx sets
+/// `{managed}`, `{pending}` and `{full}` are filled by `snapshot_sql`. The session TimeZone is UTC (sqlx sets
 /// it), so deparsed bounds print with `+00`.
 const SNAPSHOT_SQL: &str = r#"
-WITH managed AS (
-    SELECT m.name, m.stats_from, p.oid AS parent, coalesce(p.relkind = 'p', false) AS partitioned,
-           coalesce(p.relnamespace, 'public'::regnamespace) AS nsp, now() AS taken_at,
-           current_setting('server_version_num')::int AS version,
-           current_setting('block_size')::bigint AS block_size
-    FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
-    LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
-), rels AS (
+{managed}, rels AS (
     SELECT m.name AS table_name, c.oid, c.relname, c.relnamespace, c.relpartbound, c.reltuples,
            c.relpages, c.reltoastrelid, c.reltablespace, {pending} AS detach_pending
     FROM managed m
@@ -94,15 +98,8 @@ LEFT JOIN pg_tablespace ts ON ts.oid = r.reltablespace
 /// nothing. Run only when `SNAPSHOT_SQL`'s count says there may be some, in its transaction
 /// (repeatable read: the same catalog). Found by name through `pg_type`'s name index, read
 /// index-only; the names of attached partitions are passed over with one `pg_class` probe each.
-pub(super) const LEFTOVERS_SQL: &str = r#"
-WITH managed AS (
-    SELECT m.name, m.stats_from, p.oid AS parent, coalesce(p.relkind = 'p', false) AS partitioned,
-           coalesce(p.relnamespace, 'public'::regnamespace) AS nsp, now() AS taken_at,
-           current_setting('server_version_num')::int AS version,
-           current_setting('block_size')::bigint AS block_size
-    FROM unnest($1::text[], $2::text[]) AS m(name, stats_from)
-    LEFT JOIN pg_class p ON p.oid = to_regclass(quote_ident(m.name))
-)
+const LEFTOVERS_SQL: &str = r#"
+{managed}
 SELECT m.taken_at,
        m.version,
        m.name,
@@ -165,8 +162,14 @@ pub(super) fn snapshot_sql(detail: Detail, pg14: bool) -> String {
     };
     let full = detail == Detail::Full;
     SNAPSHOT_SQL
+        .replace("{managed}", MANAGED_CTE)
         .replace("{pending}", pending)
         .replace("{index_cte}", if full { INDEX_CTE } else { "" })
         .replace("{index_join}", if full { INDEX_JOIN } else { "" })
         .replace("{extra_pages}", if full { EXTRA_PAGES } else { "" })
+}
+
+/// `LEFTOVERS_SQL` with its `{managed}` filled.
+pub(super) fn leftovers_sql() -> String {
+    LEFTOVERS_SQL.replace("{managed}", MANAGED_CTE)
 }

@@ -17,7 +17,8 @@ const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 impl SnapshotCache {
     /// One pass of the warmer. Reads the signature of every table of the keys a page asked for
-    /// within `recent` (one query; none when there are no such keys), then, one key at a time,
+    /// within `recent` and of the pinned keys (one query; none when there are no such keys), then,
+    /// one key at a time,
     /// a fresh snapshot for each key whose signature changed or whose entry is older than
     /// `max_age - margin`. Entries neither asked for within `recent` nor young enough to be
     /// served are dropped.
@@ -142,16 +143,27 @@ impl SnapshotCache {
         }))
     }
 
-    /// Drops entries neither asked for within `recent` nor young enough to be served, and returns
-    /// the keys asked for within `recent` with their signature and read time.
+    /// Drops entries neither asked for within `recent`, nor pinned, nor young enough to be
+    /// served, and returns the keys asked for within `recent` and the pinned ones with their
+    /// signature and read time. A pinned key not read yet comes with an empty signature, which no
+    /// table's matches (a signature has a row a table), so the pass reads it.
     fn recent_keys(&self) -> Vec<(Key, Signature, Instant)> {
         let (recent, max_age) = (self.recent, self.max_age);
+        let pinned = super::lock(&self.pinned).clone();
         let mut entries = self.lock();
-        entries.retain(|_, e| e.requested.elapsed() <= recent || e.fetched.elapsed() < max_age);
-        entries
+        entries.retain(|key, e| {
+            e.requested.elapsed() <= recent || pinned.contains(key) || e.fetched.elapsed() < max_age
+        });
+        let mut keys: Vec<(Key, Signature, Instant)> = entries
             .iter()
-            .filter(|(_, e)| e.requested.elapsed() <= recent)
+            .filter(|(key, e)| e.requested.elapsed() <= recent || pinned.contains(key))
             .map(|(key, e)| (key.clone(), e.signature.clone(), e.fetched))
-            .collect()
+            .collect();
+        for key in pinned {
+            if !entries.contains_key(&key) {
+                keys.push((key, Signature::new(), Instant::now()));
+            }
+        }
+        keys
     }
 }
