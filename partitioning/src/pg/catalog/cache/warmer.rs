@@ -17,11 +17,10 @@ const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 impl SnapshotCache {
     /// One pass of the warmer. Reads the signature of every table of the keys a page asked for
-    /// within `recent` and of the pinned keys (one query; none when there are no such keys), then,
-    /// one key at a time,
-    /// a fresh snapshot for each key whose signature changed or whose entry is older than
-    /// `max_age - margin`. Entries neither asked for within `recent` nor young enough to be
-    /// served are dropped.
+    /// within `recent` and of the pinned keys (one query; none when there are no such keys),
+    /// then, one key at a time, a fresh snapshot for each key whose signature changed or whose
+    /// entry is older than `max_age - margin`. Entries neither asked for within `recent`, nor
+    /// pinned, nor young enough to be served are dropped.
     ///
     /// Returns how many entries it read again. An error reading the signature ends the pass
     /// (`Err`); a snapshot that fails is logged, counted in `refresh_failures` and left to the
