@@ -17,6 +17,10 @@ test("table page: partitions paged, filtered and sorted on the server; charts wi
   await expect(timeline.locator("text.axis-label")).toHaveText("Partition bounds (UTC)");
   await expect(timeline.getByText(/retention cutoff/)).toBeVisible();
   await expect(page.getByTestId("chart-growth")).toBeVisible();
+  // The caption counts the samples in words a person reads: "1 sample, 16 MB", never "1 samples".
+  await expect(page.getByTestId("chart-growth").locator("figcaption")).toHaveText(
+    /\((1 sample, [^→]+|([02-9]|\d\d+) samples, .+ → .+)\)/,
+  );
   await page.screenshot({ path: "screenshots/table-sessions.png", fullPage: true });
 
   // Future partitions only, newest first.

@@ -83,12 +83,14 @@ pub fn GrowthLine(points: Vec<GrowthPoint>, sample_minutes: u64) -> impl IntoVie
             }
         })
         .collect_view();
-    let summary = format!(
-        "{} samples, {} → {}",
-        points.len(),
-        human_bytes(first.bytes),
-        human_bytes(last.bytes)
-    );
+    let summary = match points.len() {
+        1 => format!("1 sample, {}", human_bytes(first.bytes)),
+        n => format!(
+            "{n} samples, {} → {}",
+            human_bytes(first.bytes),
+            human_bytes(last.bytes)
+        ),
+    };
     view! {
         <figure class="chart" data-testid="chart-growth">
             <figcaption>"Total size over time " <span class="muted">"(" {summary} ")"</span></figcaption>
