@@ -9,7 +9,13 @@ use crate::format::human_bytes;
 
 #[component]
 pub fn SizeBars(bars: Vec<Bar>, omitted: usize) -> impl IntoView {
-    let f = Frame::standard();
+    // Taller at the bottom than the other charts: the partition names stand at 45° below the
+    // axis (a `2026_12_04` reaches ~55 px down) and must clear the axis title.
+    let f = Frame {
+        height: 332.0,
+        bottom: 96.0,
+        ..Frame::standard()
+    };
     let max = bars.iter().map(|b| b.bytes).max().unwrap_or(0) as f64;
     let (unit, div) = byte_unit(max);
     let tick_values = ticks(max / div, 5);
@@ -17,8 +23,9 @@ pub fn SizeBars(bars: Vec<Bar>, omitted: usize) -> impl IntoView {
     let n = bars.len().max(1) as f64;
     let slot = f.inner_width() / n;
     let width = (slot * 0.8).max(1.0);
-    // Label every k-th bar so names never overlap.
-    let every = ((n * 14.0) / f.inner_width()).ceil().max(1.0) as usize;
+    // Label every k-th bar so names never overlap: parallel 45° labels of 12 px type need about
+    // 18 px between them along the axis.
+    let every = ((n * 18.0) / f.inner_width()).ceil().max(1.0) as usize;
     let mut statuses: Vec<PartitionStatus> = Vec::new();
     for b in &bars {
         if !statuses.contains(&b.status) {
