@@ -61,10 +61,7 @@ pub(super) async fn run(
     catalog::snapshot_with(pool, &[], Detail::Plan).await?;
     let mut unsettled = Samples::default();
     for _ in 0..runs {
-        let fresh = fresh_pool(pool).await?;
-        let done = catalog::snapshot_server_time(&fresh, &[], Detail::Plan).await;
-        fresh.close().await;
-        if let Some(t) = done? {
+        if let Some(t) = fresh_server_time(pool).await? {
             unsettled.push(from_ms(t.total_ms()));
         }
     }
@@ -91,10 +88,7 @@ pub(super) async fn run(
     let (mut ours_warm, mut exact_warm) = (Samples::default(), Samples::default());
     let (mut full, mut ours_planning) = (Samples::default(), Samples::default());
     for _ in 0..runs {
-        let fresh = fresh_pool(pool).await?;
-        let done = catalog::snapshot_server_time(&fresh, &[], Detail::Plan).await;
-        fresh.close().await;
-        if let Some(t) = done? {
+        if let Some(t) = fresh_server_time(pool).await? {
             ours.push(from_ms(t.total_ms()));
             ours_planning.push(from_ms(t.planning_ms));
         }
@@ -223,6 +217,15 @@ pub(super) async fn run(
             ),
         ],
     })
+}
+
+/// The snapshot statement's server-side time on a new connection, as `status` starts (opening
+/// it is not timed).
+async fn fresh_server_time(pool: &PgPool) -> Result<Option<ServerTime>, BenchError> {
+    let fresh = fresh_pool(pool).await?;
+    let done = catalog::snapshot_server_time(&fresh, &[], Detail::Plan).await;
+    fresh.close().await;
+    Ok(done?)
 }
 
 fn from_ms(ms: f64) -> Duration {
