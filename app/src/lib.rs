@@ -25,7 +25,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name=auth::CSRF_META content=csrf/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -76,9 +76,17 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // A marker for browser tests: from here on, forms go through the WASM client (with the CSRF token).
-    if let Some(body) = document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
+    // Islands mode: the page is server-rendered HTML; the script Leptos puts in the head calls
+    // this, then hydrates each `<leptos-island>` in the same turn of the event loop.
+    leptos::mount::hydrate_islands();
+    // A marker for browser tests: set on the next turn, after every island has hydrated, so from
+    // then on the buttons and forms go through the WASM client (with the CSRF token).
+    set_timeout(
+        || {
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

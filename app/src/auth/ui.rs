@@ -3,7 +3,6 @@
 //! server functions refuse anyway.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use super::api::{session_info, Logout};
 use super::{Capability, SessionView};
@@ -39,6 +38,12 @@ pub fn page_csrf_token() -> String {
     {
         String::new()
     }
+}
+
+/// A button-styled link to `href`: reloading a server-rendered page reads its data again.
+#[component]
+pub fn ReloadLink(href: String, label: &'static str, testid: &'static str) -> impl IntoView {
+    view! { <a class="button" href=href data-testid=testid>{label}</a> }
 }
 
 /// Navigates with a full page load: after login or logout everything on the page (and the CSRF
@@ -91,9 +96,22 @@ fn SignedIn(session: SessionView) -> impl IntoView {
         .filter(|(_, _, needs)| session.can(*needs))
         .map(|&(href, label, _)| {
             let testid = format!("nav-{}", label.to_lowercase().replace(' ', "-"));
-            view! { <A href=href attr:data-testid=testid>{label}</A> }
+            view! { <a href=href data-testid=testid>{label}</a> }
         })
         .collect_view();
+    view! {
+        <nav class="nav">{links}</nav>
+        <div class="account" data-testid="account">
+            <span class="who" data-testid="who">{session.label().to_string()}</span>
+            <span class="badge role" data-testid="role" title=session.role.summary()>{session.role.name()}</span>
+            <LogoutButton/>
+        </div>
+    }
+}
+
+/// "Log out", then the login page (a full page load, so nothing of the old session stays).
+#[island]
+fn LogoutButton() -> impl IntoView {
     let logout_action = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout_action.value().get() {
@@ -108,15 +126,10 @@ fn SignedIn(session: SessionView) -> impl IntoView {
             .map(|e| view! { <span class="error small" role="alert">{error_text(&e)}</span> })
     };
     view! {
-        <nav class="nav">{links}</nav>
-        <div class="account" data-testid="account">
-            <span class="who" data-testid="who">{session.label().to_string()}</span>
-            <span class="badge role" data-testid="role" title=session.role.summary()>{session.role.name()}</span>
-            <button class="button small" data-testid="logout" on:click=move |_| { logout_action.dispatch(Logout {}); }>
-                "Log out"
-            </button>
-            {failed}
-        </div>
+        <button class="button small" data-testid="logout" on:click=move |_| { logout_action.dispatch(Logout {}); }>
+            "Log out"
+        </button>
+        {failed}
     }
 }
 
@@ -135,7 +148,7 @@ pub fn Restricted(cap: Capability, children: ChildrenFn) -> impl IntoView {
                         <h1>"Not available to your role"</h1>
                         <p>{cap.requirement()} " You are signed in as " <strong>{s.username.clone()}</strong>
                            " with the " <strong>{s.role.name()}</strong> " role."</p>
-                        <p><A href="/">"Back to the overview"</A></p>
+                        <p><a href="/">"Back to the overview"</a></p>
                     </section>
                 }.into_any(),
                 Some(Ok(None)) => view! {

@@ -2,6 +2,7 @@
 //! setting change, newest first, filtered by actor, action and date; a chain check; CSV export.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::{list_audit, verify_audit, AuditPage, ChainCheck};
 use crate::auth::percent_encode;
@@ -36,6 +37,8 @@ const ACTIONS: &[&str] = &[
     "audit_exported",
 ];
 
+/// The filter, as the page's URL holds it (`/audit?actor=…&action=…&from=…&to=…&before=…`), so a
+/// view can be bookmarked, and paging is a link.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Filter {
     actor: String,
@@ -46,69 +49,78 @@ struct Filter {
 }
 
 impl Filter {
-    fn export_href(&self) -> String {
+    fn from_query(get: impl Fn(&str) -> Option<String>) -> Self {
+        Filter {
+            actor: get("actor").unwrap_or_default(),
+            action: get("action").unwrap_or_default(),
+            from: get("from").unwrap_or_default(),
+            to: get("to").unwrap_or_default(),
+            before: get("before").and_then(|b| b.trim().parse().ok()),
+        }
+    }
+
+    fn query(&self) -> String {
         format!(
-            "/audit/export.csv?actor={}&action={}&from={}&to={}",
+            "actor={}&action={}&from={}&to={}",
             percent_encode(self.actor.trim()),
             percent_encode(self.action.trim()),
             percent_encode(self.from.trim()),
             percent_encode(self.to.trim())
         )
     }
+
+    fn export_href(&self) -> String {
+        format!("/audit/export.csv?{}", self.query())
+    }
+
+    /// This filter's page of rows older than `before` (`None`: the newest).
+    fn page_href(&self, before: Option<i64>) -> String {
+        match before {
+            Some(b) => format!("/audit?{}&before={b}", self.query()),
+            None => format!("/audit?{}", self.query()),
+        }
+    }
 }
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let actor = RwSignal::new(String::new());
-    let action = RwSignal::new(String::new());
-    let from = RwSignal::new(String::new());
-    let to = RwSignal::new(String::new());
-    let applied = RwSignal::new(Filter::default());
+    let query = use_query_map();
+    let filter = query.with_untracked(|q| Filter::from_query(|k| q.get(k)));
+    let shown = filter.clone();
     let page = Resource::new(
-        move || applied.get(),
+        move || shown.clone(),
         |f| list_audit(f.actor, f.action, f.from, f.to, f.before),
     );
-    let apply = move || {
-        applied.set(Filter {
-            actor: actor.get_untracked(),
-            action: action.get_untracked(),
-            from: from.get_untracked(),
-            to: to.get_untracked(),
-            before: None,
-        })
-    };
-    let field = |label: &'static str,
-                 sig: RwSignal<String>,
-                 kind: &'static str,
-                 testid: &'static str| {
+    let field = |label: &'static str, name: &'static str, value: String, kind: &'static str| {
+        let testid = format!("audit-{name}");
         view! {
             <label class="small">{label} " "
-                <input type=kind data-testid=testid list=(testid == "audit-action").then_some("audit-actions")
-                    prop:value=move || sig.get() on:input=move |ev| sig.set(event_target_value(&ev))/>
+                <input type=kind name=name value=value data-testid=testid list=(name == "action").then_some("audit-actions")/>
             </label>
         }
     };
+    let rows_filter = filter.clone();
     view! {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Audit trail"</h1>
                 <a class="button small" rel="external" download="audit-trail.csv" data-testid="audit-export"
-                    href=move || applied.get().export_href()>"Export CSV"</a>
+                    href=filter.export_href()>"Export CSV"</a>
             </div>
             <p class="muted small">"Append-only and hash-chained: each row stores the SHA-256 of the row before, so an edit or a removed row breaks the chain at that row. "
                 <code>"rustcare-partitions audit verify"</code> " checks it from the shell."</p>
             <ChainCheckPanel/>
-            <form class="filters" on:submit=move |ev| { ev.prevent_default(); apply(); }>
-                {field("Actor", actor, "text", "audit-actor")}
-                {field("Action", action, "text", "audit-action")}
+            <form class="filters" method="get" action="/audit">
+                {field("Actor", "actor", filter.actor.clone(), "text")}
+                {field("Action", "action", filter.action.clone(), "text")}
                 <datalist id="audit-actions">{ACTIONS.iter().map(|a| view! { <option value=*a/> }).collect_view()}</datalist>
-                {field("From", from, "date", "audit-from")}
-                {field("To", to, "date", "audit-to")}
+                {field("From", "from", filter.from.clone(), "date")}
+                {field("To", "to", filter.to.clone(), "date")}
                 <button class="button small" type="submit" data-testid="audit-apply">"Filter"</button>
             </form>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || page.get().map(|r| match r {
-                    Ok(p) => view! { <Rows page=p applied/> }.into_any(),
+                    Ok(p) => view! { <Rows page=p filter=rows_filter.clone()/> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert" data-testid="audit-error">{error_text(&e)}</p> }.into_any(),
                 })}
             </Suspense>
@@ -117,7 +129,7 @@ pub fn AuditPage() -> impl IntoView {
 }
 
 #[component]
-fn Rows(page: AuditPage, applied: RwSignal<Filter>) -> impl IntoView {
+fn Rows(page: AuditPage, filter: Filter) -> impl IntoView {
     if page.rows.is_empty() {
         return view! { <p class="muted" data-testid="audit-empty">"No audit rows match."</p> }
             .into_any();
@@ -151,18 +163,19 @@ fn Rows(page: AuditPage, applied: RwSignal<Filter>) -> impl IntoView {
             </tbody>
         </table>
         <p class="pager">
-            {(applied.get_untracked().before.is_some()).then(|| view! {
-                <button class="button small" data-testid="audit-newest" on:click=move |_| applied.update(|f| f.before = None)>"Newest"</button>
+            {filter.before.is_some().then(|| view! {
+                <a class="button small" data-testid="audit-newest" href=filter.page_href(None)>"Newest"</a>
             })}
             {next.map(|before| view! {
-                <button class="button small" data-testid="audit-older" on:click=move |_| applied.update(|f| f.before = Some(before))>"Older"</button>
+                <a class="button small" data-testid="audit-older" href=filter.page_href(Some(before))>"Older"</a>
             })}
         </p>
     }
     .into_any()
 }
 
-#[component]
+/// "Verify the chain": asks the server to check every row's hash, and says what it found.
+#[island]
 fn ChainCheckPanel() -> impl IntoView {
     let result = RwSignal::new(None::<Result<ChainCheck, String>>);
     let busy = RwSignal::new(false);

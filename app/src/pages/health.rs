@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use partitioning::health::{Finding, HealthReport, Severity};
 
 use crate::api::dashboard::get_health;
-use crate::auth::ui::error_text;
+use crate::auth::ui::{error_text, ReloadLink};
 use crate::dashboard::{severity_class, severity_word};
 
 #[component]
@@ -15,7 +15,7 @@ pub fn HealthPage() -> impl IntoView {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Health"</h1>
-                <button class="button" data-testid="refresh-health" on:click=move |_| report.refetch()>"Check again"</button>
+                <ReloadLink href="/health".to_string() label="Check again" testid="refresh-health"/>
             </div>
             <p class="muted small">"The same checks as " <code>"rustcare-partitions monitor health"</code>
                 " (exit code 0 healthy, 1 warning, 2 critical)."</p>

@@ -4,17 +4,17 @@ use leptos::prelude::*;
 use partitioning::overview::TableOverview;
 
 use crate::api::list_table_overview;
+use crate::auth::ui::ReloadLink;
 use crate::format::{bound_date, count, human_bytes};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| list_table_overview());
-    let refresh = move |_| overview.refetch();
     view! {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Partitioned tables"</h1>
-                <button class="button" data-testid="refresh" on:click=refresh>"Refresh"</button>
+                <ReloadLink href="/".to_string() label="Refresh" testid="refresh"/>
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Reading the catalog…"</p> }>
                 {move || overview.get().map(|result| match result {

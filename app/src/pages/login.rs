@@ -10,7 +10,19 @@ use crate::auth::ui::{error_text, full_page_load};
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let next = move || query.read().get("next").unwrap_or_else(|| "/".to_string());
+    let next = query.with_untracked(|q| q.get("next").unwrap_or_else(|| "/".to_string()));
+    view! {
+        <section class="panel narrow">
+            <h1>"Log in"</h1>
+            <p class="muted">"Sign in with your console account. Ask a console admin if you have none."</p>
+            <LoginForm next/>
+        </section>
+    }
+}
+
+/// The form: sent through the login server function (the server checks `next` is a local path).
+#[island]
+fn LoginForm(next: String) -> impl IntoView {
     let action = ServerAction::<Login>::new();
     Effect::new(move |_| {
         if let Some(Ok(path)) = action.value().get() {
@@ -23,24 +35,20 @@ pub fn LoginPage() -> impl IntoView {
         })
     };
     view! {
-        <section class="panel narrow">
-            <h1>"Log in"</h1>
-            <p class="muted">"Sign in with your console account. Ask a console admin if you have none."</p>
-            <ActionForm action=action attr:class="stacked" attr:data-testid="login-form">
-                <label>
-                    "Username"
-                    <input name="username" autocomplete="username" required autofocus data-testid="username"/>
-                </label>
-                <label>
-                    "Password"
-                    <input type="password" name="password" autocomplete="current-password" required data-testid="password"/>
-                </label>
-                <input type="hidden" name="next" value=next/>
-                <button type="submit" class="button primary" data-testid="login" disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Signing in…" } else { "Log in" }}
-                </button>
-            </ActionForm>
-            {error}
-        </section>
+        <ActionForm action=action attr:class="stacked" attr:data-testid="login-form">
+            <label>
+                "Username"
+                <input name="username" autocomplete="username" required autofocus data-testid="username"/>
+            </label>
+            <label>
+                "Password"
+                <input type="password" name="password" autocomplete="current-password" required data-testid="password"/>
+            </label>
+            <input type="hidden" name="next" value=next/>
+            <button type="submit" class="button primary" data-testid="login" disabled=move || action.pending().get()>
+                {move || if action.pending().get() { "Signing in…" } else { "Log in" }}
+            </button>
+        </ActionForm>
+        {error}
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::dashboard::overview_cards;
-use crate::auth::ui::error_text;
+use crate::auth::ui::{error_text, ReloadLink};
 use crate::dashboard::{severity_class, severity_word, Overview, OverviewCard};
 use crate::format::{bound_date, count, human_bytes};
 
@@ -17,7 +17,7 @@ pub fn OverviewPage() -> impl IntoView {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Overview"</h1>
-                <button class="button" data-testid="refresh-cards" on:click=move |_| cards.refetch()>"Refresh"</button>
+                <ReloadLink href="/".to_string() label="Refresh" testid="refresh-cards"/>
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Reading the catalog…"</p> }>
                 {move || cards.get().map(|r| match r {

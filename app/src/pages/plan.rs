@@ -10,7 +10,7 @@ use partitioning::planner::{Action, HeldAction, Hold, PlanNote};
 
 use crate::api::plan::{create_job, get_plan_preview, start_create, JobView, PlanPreview};
 use crate::api::requests::{file_request, FiledRequest};
-use crate::auth::ui::error_text;
+use crate::auth::ui::{error_text, ReloadLink};
 use crate::format::bound_date;
 
 /// Waits `ms` in the browser (a timer, not a busy loop).
@@ -71,13 +71,13 @@ pub fn PlanPage() -> impl IntoView {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Maintenance plan"</h1>
-                <button class="button" data-testid="reload-plan" on:click=move |_| preview.refetch()>"Reload plan"</button>
+                <ReloadLink href="/plan".to_string() label="Reload plan" testid="reload-plan"/>
             </div>
             <p class="muted small">"What " <code>"rustcare-partitions maintenance"</code>
                 " would do now, computed from the live catalog and config/partitioning.conf. Nothing runs until you press a button."</p>
             <Suspense fallback=|| view! { <p class="muted">"Planning…"</p> }>
                 {move || preview.get().map(|r| match r {
-                    Ok(p) => view! { <Preview preview=p on_done=move || preview.refetch()/> }.into_any(),
+                    Ok(p) => view! { <Preview preview=p/> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                 })}
             </Suspense>
@@ -86,10 +86,7 @@ pub fn PlanPage() -> impl IntoView {
 }
 
 #[component]
-fn Preview(
-    preview: PlanPreview,
-    on_done: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn Preview(preview: PlanPreview) -> impl IntoView {
     let plan = preview.plan;
     let (creates, others): (Vec<Action>, Vec<Action>) = plan
         .actions
@@ -104,7 +101,7 @@ fn Preview(
         .count();
     view! {
         <h2>"Create " <span class="muted">{format!("({})", creates.len())}</span></h2>
-        <CreateRunner count=preview.create_count fingerprint=preview.create_fingerprint can_run=preview.can_run on_done/>
+        <CreateRunner count=preview.create_count fingerprint=preview.create_fingerprint can_run=preview.can_run/>
         <ActionTable actions=creates testid="plan-creates" empty="Every partition of the ahead window exists."/>
         <h2>"Cleanup " <span class="muted">{format!("({})", cleanups.len() + plan.held.len())}</span></h2>
         <p class="notice-info" data-testid="cleanup-note">
@@ -178,7 +175,7 @@ fn HeldTable(held: Vec<HeldAction>) -> impl IntoView {
 
 /// "Request cleanup": files a request for the drops held for approval (the server re-plans and
 /// stores exactly those), then links to it.
-#[component]
+#[island]
 fn RequestCleanup(awaiting: usize, can: bool) -> impl IntoView {
     if awaiting == 0 {
         return ().into_any();
@@ -233,13 +230,8 @@ fn Notes(notes: Vec<PlanNote>) -> impl IntoView {
 }
 
 /// The "Create N partitions" button and the progress of the run it starts (polled every 500 ms).
-#[component]
-fn CreateRunner(
-    count: usize,
-    fingerprint: String,
-    can_run: bool,
-    on_done: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+#[island]
+fn CreateRunner(count: usize, fingerprint: String, can_run: bool) -> impl IntoView {
     let job = RwSignal::new(None::<JobView>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -273,12 +265,12 @@ fn CreateRunner(
     view! {
         {button}
         {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="create-error">{e}</p> })}
-        {move || job.get().map(|j| view! { <JobProgress job=j on_done/> })}
+        {move || job.get().map(|j| view! { <JobProgress job=j/> })}
     }
 }
 
 #[component]
-fn JobProgress(job: JobView, on_done: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn JobProgress(job: JobView) -> impl IntoView {
     let done = job.finished_steps();
     let failed = job.steps.iter().filter(|s| !s.ok).count();
     let status = if !job.finished {
@@ -302,7 +294,7 @@ fn JobProgress(job: JobView, on_done: impl Fn() + Copy + Send + Sync + 'static) 
                     </li>
                 }).collect_view()}
             </ol>
-            {job.finished.then(|| view! { <button class="button small" data-testid="job-reload" on:click=move |_| on_done()>"Reload the plan"</button> })}
+            {job.finished.then(|| view! { <a class="button small" href="/plan" data-testid="job-reload">"Reload the plan"</a> })}
         </div>
     }
 }

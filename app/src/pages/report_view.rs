@@ -11,7 +11,7 @@ use partitioning::table::ManagedTable;
 
 use super::reports::VerdictBadge;
 use crate::api::reports::{get_report, ReportPage, SignReport};
-use crate::auth::ui::error_text;
+use crate::auth::ui::{error_text, full_page_load};
 
 fn span(lower: Option<DateTime<Utc>>, upper: Option<DateTime<Utc>>) -> String {
     match (lower, upper) {
@@ -23,11 +23,10 @@ fn span(lower: Option<DateTime<Utc>>, upper: Option<DateTime<Utc>>) -> String {
 #[component]
 pub fn ReportViewPage() -> impl IntoView {
     let params = use_params_map();
-    let sign = ServerAction::<SignReport>::new();
-    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
+    let id = params.with_untracked(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
     let page = Resource::new(
-        move || (id(), sign.version().get()),
-        |(id, _)| async move {
+        move || id,
+        |id| async move {
             match id {
                 Some(id) => get_report(id).await,
                 None => Err(ServerFnError::new(
@@ -39,7 +38,7 @@ pub fn ReportViewPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <section class="panel"><p class="muted">"Loading the report…"</p></section> }>
             {move || page.get().map(|r| match r {
-                Ok(p) => view! { <Report page=p sign/> }.into_any(),
+                Ok(p) => view! { <Report page=p/> }.into_any(),
                 Err(e) => view! { <section class="panel"><p class="error" role="alert" data-testid="report-refused">{error_text(&e)}</p></section> }.into_any(),
             })}
         </Suspense>
@@ -47,7 +46,7 @@ pub fn ReportViewPage() -> impl IntoView {
 }
 
 #[component]
-fn Report(page: ReportPage, sign: ServerAction<SignReport>) -> impl IntoView {
+fn Report(page: ReportPage) -> impl IntoView {
     let ReportPage {
         stored,
         report,
@@ -77,7 +76,7 @@ fn Report(page: ReportPage, sign: ServerAction<SignReport>) -> impl IntoView {
             </table>
             <p class="muted small">"Downloads serve the files stored when the report was generated, byte for byte; each download is recorded in the audit trail. The PDF's footer carries the CSV's SHA-256 on every page."</p>
         </section>
-        <Signatures stored_signatures=stored.signatures.clone() attestation=report.attestation.clone() id can_sign signed_by_me sign/>
+        <Signatures stored_signatures=stored.signatures.clone() attestation=report.attestation.clone() id can_sign signed_by_me/>
         <Sections report/>
     }
 }
@@ -89,7 +88,6 @@ fn Signatures(
     id: i64,
     can_sign: bool,
     signed_by_me: bool,
-    sign: ServerAction<SignReport>,
 ) -> impl IntoView {
     let signed = !stored_signatures.is_empty();
     view! {
@@ -111,7 +109,21 @@ fn Signatures(
             } else {
                 view! { <p><span class="badge warn" data-testid="unsigned">"not signed"</span> " DBAs and viewers can read this report once it is signed."</p> }.into_any()
             }}
-            {(can_sign && !signed_by_me).then(|| view! {
+            {(can_sign && !signed_by_me).then(|| view! { <SignForm id/> })}
+        </section>
+    }
+}
+
+/// The signing form; once signed, the page loads again to show the signature from the store.
+#[island]
+fn SignForm(id: i64) -> impl IntoView {
+    let sign = ServerAction::<SignReport>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = sign.value().get() {
+            full_page_load(&format!("/reports/{id}"));
+        }
+    });
+    view! {
                 <ActionForm action=sign attr:class="stacked sign-form" attr:data-testid="sign-form">
                     <input type="hidden" name="id" value=id.to_string()/>
                     <label>"Your full name" <input name="name" required maxlength="100" autocomplete="name" data-testid="sign-name"/></label>
@@ -120,9 +132,7 @@ fn Signatures(
                     <button class="button primary" type="submit" data-testid="sign-submit">{format!("Sign report #{id}")}</button>
                     <p class="muted small">"The signature is recorded in the audit trail with both files' SHA-256; the files themselves are not changed."</p>
                 </ActionForm>
-            })}
             {move || sign.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert" data-testid="sign-error">{error_text(&e)}</p> })}
-        </section>
     }
 }
 

@@ -4,12 +4,12 @@
 
 use chrono::{Datelike, NaiveDate};
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 use partitioning::compliance::StoredReport;
 use partitioning::table::ManagedTable;
 
 use crate::api::reports::{list_reports, GenerateReport};
-use crate::auth::ui::error_text;
+use crate::auth::ui::{error_text, full_page_load};
 
 /// `1a2b3c4d…9e8f`: enough of a hash to compare by eye; the full value is in the title and on
 /// the report page.
@@ -37,8 +37,10 @@ pub fn VerdictBadge(compliant: bool, findings: i64) -> impl IntoView {
 
 #[component]
 pub fn ReportsPage() -> impl IntoView {
-    let generate = ServerAction::<GenerateReport>::new();
-    let list = Resource::new(move || generate.version().get(), |_| list_reports());
+    let query = use_query_map();
+    // Set by the generate form when it loads the page again after storing a report.
+    let generated = query.with_untracked(|q| q.get("generated").and_then(|g| g.parse::<i64>().ok()));
+    let list = Resource::new(|| (), |_| list_reports());
     view! {
         <section class="panel">
             <h1>"Compliance reports"</h1>
@@ -46,7 +48,8 @@ pub fn ReportsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading reports…"</p> }>
                 {move || list.get().map(|r| match r {
                     Ok(l) => view! {
-                        {l.can_generate.then(|| view! { <GenerateForm generate today=l.today/> })}
+                        {l.can_generate.then(|| view! { <h2>"Generate a report"</h2> <GenerateForm today=l.today/> })}
+                        {generated.and_then(|id| l.reports.iter().find(|r| r.id == id)).map(generated_notice)}
                         {(l.hidden_unsigned > 0).then(|| view! {
                             <p class="notice-info small" data-testid="hidden-unsigned">{format!(
                                 "{} unsigned report(s) are not listed: your role reads a report once a compliance officer has signed it.",
@@ -61,11 +64,30 @@ pub fn ReportsPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn GenerateForm(generate: ServerAction<GenerateReport>, today: NaiveDate) -> impl IntoView {
+/// "Report #7 stored: …", for the report just generated, from the stored row.
+fn generated_notice(s: &StoredReport) -> impl IntoView {
+    view! {
+        <p class="notice" data-testid="report-generated" data-id=s.id.to_string()>
+            "Report " <a href=format!("/reports/{}", s.id)>{format!("#{}", s.id)}</a>
+            {format!(" stored: {} to {}, {}. CSV SHA-256 {}, PDF SHA-256 {}.",
+                s.period_from, s.period_to,
+                if s.compliant { "compliant".to_string() } else { format!("{} finding(s)", s.findings) },
+                s.csv_sha256, s.pdf_sha256)}
+        </p>
+    }
+}
+
+/// The form; once the report is stored, the page loads again with it in the list.
+#[island]
+fn GenerateForm(today: NaiveDate) -> impl IntoView {
+    let generate = ServerAction::<GenerateReport>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(s)) = generate.value().get() {
+            full_page_load(&format!("/reports?generated={}", s.id));
+        }
+    });
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     view! {
-        <h2>"Generate a report"</h2>
         <ActionForm action=generate attr:class="inline-form" attr:data-testid="report-form">
             <label>"First day (UTC)" <input type="date" name="from" required value=year_start.to_string() data-testid="report-from"/></label>
             <label>"Last day (UTC)" <input type="date" name="to" required value=today.to_string() max=today.to_string() data-testid="report-to"/></label>
@@ -76,21 +98,12 @@ fn GenerateForm(generate: ServerAction<GenerateReport>, today: NaiveDate) -> imp
                 }).collect_view()}
             </fieldset>
             <button class="button primary" type="submit" data-testid="report-generate"
-                disabled=move || generate.pending().get()>
+                disabled=move || generate.pending().get() || generate.value().with(|v| matches!(v, Some(Ok(_))))>
                 {move || if generate.pending().get() { "Generating…" } else { "Generate report" }}
             </button>
         </ActionForm>
-        {move || generate.value().get().map(|r| match r {
-            Ok(s) => view! {
-                <p class="notice" data-testid="report-generated" data-id=s.id.to_string()>
-                    "Report " <A href=format!("/reports/{}", s.id)>{format!("#{}", s.id)}</A>
-                    {format!(" stored: {} to {}, {}. CSV SHA-256 {}, PDF SHA-256 {}.",
-                        s.period_from, s.period_to,
-                        if s.compliant { "compliant".to_string() } else { format!("{} finding(s)", s.findings) },
-                        s.csv_sha256, s.pdf_sha256)}
-                </p>
-            }.into_any(),
-            Err(e) => view! { <p class="error" role="alert" data-testid="report-error">{error_text(&e)}</p> }.into_any(),
+        {move || generate.value().get().and_then(Result::err).map(|e| view! {
+            <p class="error" role="alert" data-testid="report-error">{error_text(&e)}</p>
         })}
     }
 }
@@ -114,7 +127,7 @@ fn ReportTable(reports: Vec<StoredReport>) -> impl IntoView {
                     let signed = r.signatures.iter().map(|s| format!("{} ({})", s.signer_name, s.signed_at.format("%Y-%m-%d %H:%M"))).collect::<Vec<_>>().join(", ");
                     view! {
                         <tr data-testid="report-row" data-id=id.to_string()>
-                            <td><A href=format!("/reports/{id}")>{format!("#{id}")}</A></td>
+                            <td><a href=format!("/reports/{id}")>{format!("#{id}")}</a></td>
                             <td class="num">{format!("{} – {}", r.period_from, r.period_to)}</td>
                             <td class="small">{r.tables.join(", ")}</td>
                             <td class="num">{format!("{} by {}", r.generated_at.format("%Y-%m-%d %H:%M"), r.generated_by)}</td>

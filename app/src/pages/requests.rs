@@ -4,15 +4,13 @@
 //! progress. Buttons only appear for people the server would let act; the server checks anyway.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use partitioning::approval::{Request, RequestAction, RequestState};
 
 use crate::api::plan::JobView;
-use crate::api::requests::{decide_request, get_request, list_requests, RequestPage};
-use crate::auth::ui::error_text;
+use crate::api::requests::{decide_request, get_request, list_requests, request_job, RequestPage};
+use crate::auth::ui::{error_text, full_page_load};
 use crate::format::{count, human_bytes};
-use crate::pages::plan::sleep;
 
 mod execute;
 mod history;
@@ -55,24 +53,29 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
 #[component]
 pub fn RequestsPage() -> impl IntoView {
     let query = use_query_map();
-    let state = RwSignal::new(query.with_untracked(|q| q.get("state").unwrap_or_default()));
-    let list = Resource::new(move || state.get(), list_requests);
+    let state = query.with_untracked(|q| q.get("state").unwrap_or_default());
+    let selected = state.clone();
+    let list = Resource::new(move || state.clone(), list_requests);
     view! {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Cleanup requests"</h1>
-                <label class="small">"State "
-                    <select data-testid="request-filter" on:change=move |ev| state.set(event_target_value(&ev))>
-                        <option value="">"all"</option>
-                        {RequestState::ALL.into_iter().map(|s| view! {
-                            <option value=s.as_str() selected=move || state.get() == s.as_str()>{s.as_str()}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
+                // A GET form: the URL holds the filter (bookmarkable, works without WASM).
+                <form class="inline-form" method="get" action="/requests">
+                    <label class="small">"State "
+                        <select name="state" data-testid="request-filter">
+                            <option value="">"all"</option>
+                            {RequestState::ALL.into_iter().map(|s| view! {
+                                <option value=s.as_str() selected=selected == s.as_str()>{s.as_str()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <button class="button small" type="submit" data-testid="request-filter-apply">"Show"</button>
+                </form>
             </div>
             <p class="muted small">"Drops of tables whose cleanup is " <code>"approval"</code>
                 " (the audit log by default) run only after another DBA approves — and for the audit log a compliance officer too. "
-                "File a request from the " <A href="/plan">"plan"</A> " page or with " <code>"cleanup --force"</code> "."</p>
+                "File a request from the " <a href="/plan">"plan"</a> " page or with " <code>"cleanup --force"</code> "."</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || list.get().map(|r| match r {
                     Ok(rows) => view! { <RequestTable rows/> }.into_any(),
@@ -102,7 +105,7 @@ fn RequestTable(rows: Vec<Request>) -> impl IntoView {
                     let needs = if r.needs_compliance { "dba + compliance" } else { "dba" };
                     view! {
                         <tr data-testid="request-row" data-id=r.id.to_string()>
-                            <td><A href=href>{format!("#{}", r.id)}</A></td>
+                            <td><a href=href>{format!("#{}", r.id)}</a></td>
                             <td>{state_badge(r.state)}</td>
                             <td class="num">{when(r.created_at)}</td>
                             <td>{r.requested_by.clone()}</td>
@@ -124,53 +127,62 @@ fn RequestTable(rows: Vec<Request>) -> impl IntoView {
 #[component]
 pub fn RequestPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || {
-        params
-            .with(|p| p.get("id").unwrap_or_default())
-            .parse::<i64>()
-            .unwrap_or(0)
-    };
-    let page = Resource::new(id, get_request);
-    // The last decision's answer and this tab's execution job: kept here, above the reloaded
-    // request, so they survive the reload.
-    let flash = RwSignal::new(None::<String>);
-    let job = RwSignal::new(None::<JobView>);
-    // A run started elsewhere (another tab, the CLI): look again every 2 s until it has finished.
-    Effect::new(move |_| {
-        let executing =
-            page.with(|p| matches!(p, Some(Ok(p)) if p.request.state == RequestState::Executing));
-        let ours = job.with_untracked(|j| j.as_ref().is_some_and(|j| !j.finished));
-        if executing && !ours {
-            leptos::task::spawn_local(async move {
-                sleep(2000).await;
-                page.refetch();
-            });
-        }
-    });
+    let query = use_query_map();
+    let id = params
+        .with_untracked(|p| p.get("id").unwrap_or_default())
+        .parse::<i64>()
+        .unwrap_or(0);
+    // Set by this page's own buttons when they load it again: `decided` after a decision,
+    // `ran=<job>` after an execution (whose steps are then shown from the server's job table).
+    let decided = query.with_untracked(|q| q.get("decided").is_some());
+    let ran = query.with_untracked(|q| q.get("ran"));
+    let page = Resource::new(
+        move || (id, ran.clone()),
+        |(id, ran)| async move {
+            let page = get_request(id).await;
+            let job = match ran {
+                Some(job) => request_job(job).await.ok(),
+                None => None,
+            };
+            (page, job)
+        },
+    );
     view! {
         <section class="panel">
-            {move || flash.get().map(|text| view! { <p class="notice-info" data-testid="decision-result">{text}</p> })}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || page.get().map(|r| match r {
-                    Ok(p) => view! { <Detail page=p flash job reload=move || page.refetch()/> }.into_any(),
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || page.get().map(|(r, job)| match r {
+                    Ok(p) => view! { <Detail page=p decided job/> }.into_any(),
                     Err(e) => view! {
                         <h1>"Cleanup request"</h1>
                         <p class="error" role="alert" data-testid="request-error">{error_text(&e)}</p>
                     }.into_any(),
                 })}
-            </Transition>
-            {move || job.get().map(|j| view! { <ExecProgress job=j/> })}
+            </Suspense>
         </section>
     }
 }
 
+/// "Recorded: you approved request #7 at 10:02 UTC. It is now pending: …", from the stored
+/// decisions (so a hand-typed `?decided` shows nothing that did not happen).
+fn decision_flash(page: &RequestPage) -> Option<String> {
+    let r = &page.request;
+    let mine = r.approvals.iter().rev().find(|a| a.actor == page.viewer)?;
+    let verb = match mine.decision {
+        partitioning::approval::Decision::Approve => "approved",
+        partitioning::approval::Decision::Reject => "rejected",
+    };
+    Some(format!(
+        "Recorded: you {verb} request #{} at {}. It is now {}: {}.",
+        r.id,
+        mine.at.format("%H:%M UTC"),
+        r.state.as_str(),
+        r.state.explain()
+    ))
+}
+
 #[component]
-fn Detail(
-    page: RequestPage,
-    flash: RwSignal<Option<String>>,
-    job: RwSignal<Option<JobView>>,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn Detail(page: RequestPage, decided: bool, job: Option<JobView>) -> impl IntoView {
+    let flash = if decided { decision_flash(&page) } else { None };
     let r = page.request;
     let partitions = r.actions.len();
     let what = format!(
@@ -182,12 +194,17 @@ fn Detail(
     );
     let waiting = (!page.missing.is_empty())
         .then(|| format!("Still needed: {}.", page.missing.join(" and ")));
+    // A run started elsewhere (another tab, the CLI): the page looks again every 2 s until it ends.
+    let watch = (r.state == RequestState::Executing && job.is_none())
+        .then(|| view! { <ReloadEvery seconds=2/> });
     view! {
+        {flash.map(|text| view! { <p class="notice-info" data-testid="decision-result">{text}</p> })}
         <div class="panel-head">
             <h1>{format!("Cleanup request #{} ", r.id)} {state_badge(r.state)}</h1>
-            <A href="/requests" attr:class="button small">"All requests"</A>
+            <a href="/requests" class="button small">"All requests"</a>
         </div>
         <p data-testid="request-explain">{sentence(r.state.explain())} " " <span data-testid="still-needed">{waiting}</span></p>
+        {watch}
         <dl class="facts">
             <dt>"Requested by"</dt><dd data-testid="requested-by">{r.requested_by.clone()} " at " {when(r.created_at)}</dd>
             <dt>"Expires"</dt><dd>{when(r.expires_at)}</dd>
@@ -201,11 +218,30 @@ fn Detail(
         <DropTable actions=r.actions.clone()/>
         <h2>"Decisions"</h2>
         <Decisions request=r.clone()/>
-        <DecideForm id=r.id state=r.state blocked=page.decide_blocked what=what.clone() flash reload/>
-        <Executor id=r.id can=page.can_execute what job reload/>
+        {match (r.state, page.decide_blocked) {
+            (RequestState::Pending, Some(why)) => view! { <p class="muted" data-testid="decide-blocked">{why}</p> }.into_any(),
+            (RequestState::Pending, None) => view! { <DecideForm id=r.id what=what.clone()/> }.into_any(),
+            _ => ().into_any(),
+        }}
+        {page.can_execute.then(|| view! { <Executor id=r.id what/> })}
+        {job.map(|job| view! { <ExecProgress job/> })}
         <h2>"History"</h2>
         <History entries=page.history/>
     }
+}
+
+/// Loads the page again every `seconds` (for a state another process is changing).
+#[island]
+fn ReloadEvery(seconds: u64) -> impl IntoView {
+    Effect::new(move |_| {
+        set_timeout(
+            || {
+                #[cfg(feature = "hydrate")]
+                let _ = window().location().reload();
+            },
+            std::time::Duration::from_secs(seconds),
+        );
+    });
 }
 
 /// What the list of partitions is, given where the request is.
@@ -276,21 +312,10 @@ fn Decisions(request: Request) -> impl IntoView {
     .into_any()
 }
 
-#[component]
-fn DecideForm(
-    id: i64,
-    state: RequestState,
-    blocked: Option<String>,
-    what: String,
-    flash: RwSignal<Option<String>>,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    if state != RequestState::Pending {
-        return ().into_any();
-    }
-    if let Some(why) = blocked {
-        return view! { <p class="muted" data-testid="decide-blocked">{why}</p> }.into_any();
-    }
+/// Approve / reject with a comment; the answer reloads the page, which then shows the decision
+/// recorded (`?decided`), the new state and who is still needed.
+#[island]
+fn DecideForm(id: i64, what: String) -> impl IntoView {
     let comment = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -298,13 +323,12 @@ fn DecideForm(
         busy.set(true);
         leptos::task::spawn_local(async move {
             let r = decide_request(id, decision.to_string(), comment.get_untracked()).await;
-            busy.set(false);
             match r {
-                Ok(text) => {
-                    flash.set(Some(text));
-                    reload();
+                Ok(_) => full_page_load(&format!("/requests/{id}?decided")),
+                Err(e) => {
+                    busy.set(false);
+                    error.set(Some(error_text(&e)));
                 }
-                Err(e) => error.set(Some(error_text(&e))),
             }
         });
     };
@@ -323,5 +347,4 @@ fn DecideForm(
         </p>
         {move || error.get().map(|text| view! { <p class="error" role="alert" data-testid="decision-error">{text}</p> })}
     }
-    .into_any()
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::api::schedule::{schedule_overview, CronJobView, JobView, RunView, ScheduleView};
-use crate::auth::ui::error_text;
+use crate::auth::ui::{error_text, ReloadLink};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -30,7 +30,7 @@ pub fn SchedulePage() -> impl IntoView {
         <section class="panel">
             <div class="panel-head">
                 <h1>"Schedule"</h1>
-                <button class="button" data-testid="reload-schedule" on:click=move |_| data.refetch()>"Reload"</button>
+                <ReloadLink href="/schedule".to_string() label="Reload" testid="reload-schedule"/>
             </div>
             <p class="muted small">"The console runs partition creation and cleanup itself ("
                 <code>"SCHEDULE_CREATE"</code> ", " <code>"SCHEDULE_CLEANUP"</code>

@@ -13,6 +13,7 @@ use crate::charts::bars::SizeBars;
 use crate::charts::growth::GrowthLine;
 use crate::charts::status_class;
 use crate::charts::timeline::PartitionTimeline;
+use crate::dashboard::series::TableCharts;
 use crate::dashboard::{PartitionPage, PartitionQuery, PartitionRow, PartitionStatus, SortKey};
 use crate::format::{bound_date, count, human_bytes};
 
@@ -75,13 +76,7 @@ pub fn TablePage() -> impl IntoView {
                 </div>
                 <Suspense fallback=|| view! { <p class="muted">"Drawing charts…"</p> }>
                     {move || charts.get().map(|r| match r {
-                        Ok(c) => view! {
-                            <PartitionTimeline timeline=c.timeline/>
-                            <div class="chart-pair">
-                                <SizeBars bars=c.bars omitted=c.bars_omitted/>
-                                <GrowthLine points=c.growth sample_minutes=c.sample_minutes/>
-                            </div>
-                        }.into_any(),
+                        Ok(c) => view! { <Charts charts=c/> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                     })}
                 </Suspense>
@@ -95,6 +90,19 @@ pub fn TablePage() -> impl IntoView {
                 </Suspense>
             </section>
         </Show>
+    }
+}
+
+/// The table's three charts: an island, so the browser draws them (from the series the page
+/// carries) and the rest of the page stays plain server-rendered HTML.
+#[island]
+fn Charts(charts: TableCharts) -> impl IntoView {
+    view! {
+        <PartitionTimeline timeline=charts.timeline/>
+        <div class="chart-pair">
+            <SizeBars bars=charts.bars omitted=charts.bars_omitted/>
+            <GrowthLine points=charts.growth sample_minutes=charts.sample_minutes/>
+        </div>
     }
 }
 

@@ -42,7 +42,8 @@ where
     });
 }
 
-#[component]
+/// The list and every form: one island (each form's answer updates the list in place).
+#[island]
 fn Accounts() -> impl IntoView {
     let add = ServerAction::<AddAccount>::new();
     let set_role = ServerAction::<SetAccountRole>::new();

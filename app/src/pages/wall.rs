@@ -23,6 +23,13 @@ pub fn WallPage() -> impl IntoView {
         .and_then(|e| e.parse::<u64>().ok())
         .unwrap_or(30)
         .max(5);
+    view! { <WallLive token every/> }
+}
+
+/// The display and its refresh: an island, so a new reading replaces the old one in place (no
+/// page load, no blank screen on the TV).
+#[island]
+fn WallLive(token: Option<String>, every: u64) -> impl IntoView {
     let data = Resource::new(move || (), move |_| get_wall_data(token.clone()));
     Effect::new(move |_| {
         if let Ok(handle) =
@@ -109,7 +116,8 @@ pub fn WallLinksPage() -> impl IntoView {
     }
 }
 
-#[component]
+/// Creating and revoking answer in place: one island.
+#[island]
 fn WallLinks() -> impl IntoView {
     let create = ServerAction::<crate::api::wall::CreateWallLink>::new();
     let revoke = ServerAction::<crate::api::wall::RevokeWallLink>::new();

@@ -1,39 +1,33 @@
 //! Executing a request from its page: the button that names what it drops, and the live
-//! progress of the run. The job lives in the page's signal, so the progress stays on screen when
-//! the request is reloaded at the end (its state badge and history then show the outcome).
+//! progress of the run. When the run ends the page loads again with `?ran=<job>`, and shows the
+//! outcome (state badge, heading, history) with the run's steps under it.
 
 use leptos::prelude::*;
 
 use crate::api::plan::JobView;
 use crate::api::requests::{execute_request, request_job};
+use crate::auth::ui::full_page_load;
 use crate::pages::plan::run_job;
 
-/// The execute button (for those who may run it) and its errors; the progress is `ExecProgress`,
-/// shown by the page from `job`. When the run finishes the request is reloaded (`reload`).
-#[component]
-pub(super) fn Executor(
-    id: i64,
-    can: bool,
-    what: String,
-    job: RwSignal<Option<JobView>>,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    if !can {
-        return ().into_any();
-    }
+/// The execute button (shown to those who may run it), its errors and the run's progress.
+#[island]
+pub(super) fn Executor(id: i64, what: String) -> impl IntoView {
+    let job = RwSignal::new(None::<JobView>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let start = move |_| {
         busy.set(true);
         error.set(None);
-        // The state badge, outcome and history come from the request: reloaded at the end.
         leptos::task::spawn_local(run_job(
             execute_request(id),
             request_job,
             job,
             error,
             busy,
-            reload,
+            move || {
+                let ran = job.with_untracked(|j| j.as_ref().map(|j| j.id.clone()));
+                full_page_load(&format!("/requests/{id}?ran={}", ran.unwrap_or_default()));
+            },
         ));
     };
     view! {
@@ -44,8 +38,8 @@ pub(super) fn Executor(
             {format!("Execute: detach and drop {what}")}
         </button>
         {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="execute-error">{e}</p> })}
+        {move || job.get().map(|j| view! { <ExecProgress job=j/> })}
     }
-    .into_any()
 }
 
 /// The run's steps as they finish.
