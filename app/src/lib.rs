@@ -6,6 +6,7 @@ pub mod auth;
 pub mod charts;
 pub mod dashboard;
 pub mod format;
+pub mod forms;
 pub mod pages;
 
 use leptos::prelude::*;

@@ -9,7 +9,7 @@ test("every page leads to the login, and a wrong password is refused", async ({ 
   await page.getByTestId("username").fill("admin");
   await page.getByTestId("password").fill("not the password");
   await page.getByTestId("login").click();
-  await expect(page.getByTestId("login-error")).toHaveText("Wrong username or password.");
+  await expect(page.getByTestId("login-form-error")).toHaveText("Wrong username or password.");
   await expect(page).toHaveURL(/\/login/);
 });
 
@@ -34,7 +34,7 @@ test("an admin creates a viewer, who then sees no admin link", async ({ page }) 
   await page.getByTestId("new-password").fill(viewerPassword);
   await page.getByTestId("new-confirm").fill(viewerPassword + "x");
   await page.getByTestId("add").click();
-  await expect(page.getByTestId("outcome-error")).toContainText("The two passwords differ");
+  await expect(page.getByTestId("add-account-error")).toContainText("The two passwords differ");
   await expect(page.locator(`[data-testid="account-row"][data-username="${viewer}"]`)).toHaveCount(0);
 
   await page.getByTestId("new-confirm").fill(viewerPassword);

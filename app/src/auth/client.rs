@@ -68,7 +68,7 @@ where
 }
 
 #[cfg(feature = "hydrate")]
-fn to_login() {
+pub(crate) fn to_login() {
     let location = leptos::prelude::window().location();
     let here = format!(
         "{}{}",
@@ -80,7 +80,7 @@ fn to_login() {
 
 /// The token the server rendered into the page for this session.
 #[cfg(feature = "hydrate")]
-fn page_token() -> Option<String> {
+pub(crate) fn page_token() -> Option<String> {
     let selector = format!("meta[name=\"{}\"]", super::CSRF_META);
     leptos::prelude::document()
         .query_selector(&selector)

@@ -4,8 +4,11 @@
 
 use leptos::prelude::*;
 
+use leptos::server_fn::ServerFn;
+
 use super::api::{session_info, Logout};
 use super::{Capability, SessionView};
+use crate::forms::{After, PostForm};
 
 type SessionResult = Result<Option<SessionView>, ServerFnError>;
 
@@ -110,26 +113,12 @@ fn SignedIn(session: SessionView) -> impl IntoView {
 }
 
 /// "Log out", then the login page (a full page load, so nothing of the old session stays).
-#[island]
+#[component]
 fn LogoutButton() -> impl IntoView {
-    let logout_action = ServerAction::<Logout>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout_action.value().get() {
-            full_page_load("/login");
-        }
-    });
-    let failed = move || {
-        logout_action
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| view! { <span class="error small" role="alert">{error_text(&e)}</span> })
-    };
     view! {
-        <button class="button small" data-testid="logout" on:click=move |_| { logout_action.dispatch(Logout {}); }>
-            "Log out"
-        </button>
-        {failed}
+        <PostForm endpoint=Logout::PATH then=After::GoTo("/login".to_string()) class="logout" testid="logout-form">
+            <button type="submit" class="button small" data-testid="logout">"Log out"</button>
+        </PostForm>
     }
 }
 

@@ -4,8 +4,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use leptos::server_fn::ServerFn;
+
 use crate::auth::api::Login;
-use crate::auth::ui::{error_text, full_page_load};
+use crate::forms::{After, PostForm};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -20,22 +22,12 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// The form: sent through the login server function (the server checks `next` is a local path).
-#[island]
+/// The form, posted to the login server function (which checks that `next` is a local path);
+/// signed in, the browser goes there with a full page load.
+#[component]
 fn LoginForm(next: String) -> impl IntoView {
-    let action = ServerAction::<Login>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(path)) = action.value().get() {
-            full_page_load(&path);
-        }
-    });
-    let error = move || {
-        action.value().get().and_then(Result::err).map(|e| {
-            view! { <p class="error" role="alert" data-testid="login-error">{error_text(&e)}</p> }
-        })
-    };
     view! {
-        <ActionForm action=action attr:class="stacked" attr:data-testid="login-form">
+        <PostForm endpoint=Login::PATH then=After::GoToAnswer class="stacked" testid="login-form">
             <label>
                 "Username"
                 <input name="username" autocomplete="username" required autofocus data-testid="username"/>
@@ -44,11 +36,8 @@ fn LoginForm(next: String) -> impl IntoView {
                 "Password"
                 <input type="password" name="password" autocomplete="current-password" required data-testid="password"/>
             </label>
-            <input type="hidden" name="next" value=next/>
-            <button type="submit" class="button primary" data-testid="login" disabled=move || action.pending().get()>
-                {move || if action.pending().get() { "Signing in…" } else { "Log in" }}
-            </button>
-        </ActionForm>
-        {error}
+            <input type="hidden" name="next" value=next.clone()/>
+            <button type="submit" class="button primary" data-testid="login">"Log in"</button>
+        </PostForm>
     }
 }

@@ -11,7 +11,10 @@ use partitioning::table::ManagedTable;
 
 use super::reports::VerdictBadge;
 use crate::api::reports::{get_report, ReportPage, SignReport};
-use crate::auth::ui::{error_text, full_page_load};
+use leptos::server_fn::ServerFn;
+
+use crate::auth::ui::error_text;
+use crate::forms::{After, PostForm};
 
 fn span(lower: Option<DateTime<Utc>>, upper: Option<DateTime<Utc>>) -> String {
     match (lower, upper) {
@@ -114,25 +117,19 @@ fn Signatures(
     }
 }
 
-/// The signing form; once signed, the page loads again to show the signature from the store.
-#[island]
+/// The signing form, posted to the sign server function; once signed, the page loads again and
+/// shows the signature from the store.
+#[component]
 fn SignForm(id: i64) -> impl IntoView {
-    let sign = ServerAction::<SignReport>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = sign.value().get() {
-            full_page_load(&format!("/reports/{id}"));
-        }
-    });
     view! {
-                <ActionForm action=sign attr:class="stacked sign-form" attr:data-testid="sign-form">
-                    <input type="hidden" name="id" value=id.to_string()/>
-                    <label>"Your full name" <input name="name" required maxlength="100" autocomplete="name" data-testid="sign-name"/></label>
-                    <label class="check"><input type="checkbox" name="confirm" value="yes" required data-testid="sign-confirm"/>
-                        "I make the statement above about this report (its CSV and PDF as stored, identified by their SHA-256)."</label>
-                    <button class="button primary" type="submit" data-testid="sign-submit">{format!("Sign report #{id}")}</button>
-                    <p class="muted small">"The signature is recorded in the audit trail with both files' SHA-256; the files themselves are not changed."</p>
-                </ActionForm>
-            {move || sign.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert" data-testid="sign-error">{error_text(&e)}</p> })}
+        <PostForm endpoint=SignReport::PATH then=After::Reload class="stacked sign-form" testid="sign-form">
+            <input type="hidden" name="id" value=id.to_string()/>
+            <label>"Your full name" <input name="name" required maxlength="100" autocomplete="name" data-testid="sign-name"/></label>
+            <label class="check"><input type="checkbox" name="confirm" value="yes" required data-testid="sign-confirm"/>
+                "I make the statement above about this report (its CSV and PDF as stored, identified by their SHA-256)."</label>
+            <button class="button primary" type="submit" data-testid="sign-submit">{format!("Sign report #{id}")}</button>
+            <p class="muted small">"The signature is recorded in the audit trail with both files' SHA-256; the files themselves are not changed."</p>
+        </PostForm>
     }
 }
 

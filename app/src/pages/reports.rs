@@ -9,7 +9,10 @@ use partitioning::compliance::StoredReport;
 use partitioning::table::ManagedTable;
 
 use crate::api::reports::{list_reports, GenerateReport};
-use crate::auth::ui::{error_text, full_page_load};
+use leptos::server_fn::ServerFn;
+
+use crate::auth::ui::error_text;
+use crate::forms::{After, PostForm};
 
 /// `1a2b3c4d…9e8f`: enough of a hash to compare by eye; the full value is in the title and on
 /// the report page.
@@ -39,7 +42,8 @@ pub fn VerdictBadge(compliant: bool, findings: i64) -> impl IntoView {
 pub fn ReportsPage() -> impl IntoView {
     let query = use_query_map();
     // Set by the generate form when it loads the page again after storing a report.
-    let generated = query.with_untracked(|q| q.get("generated").and_then(|g| g.parse::<i64>().ok()));
+    let generated =
+        query.with_untracked(|q| q.get("generated").and_then(|g| g.parse::<i64>().ok()));
     let list = Resource::new(|| (), |_| list_reports());
     view! {
         <section class="panel">
@@ -77,18 +81,14 @@ fn generated_notice(s: &StoredReport) -> impl IntoView {
     }
 }
 
-/// The form; once the report is stored, the page loads again with it in the list.
-#[island]
+/// The form, posted to the generate server function; once the report is stored, the page loads
+/// again with it in the list and the notice above.
+#[component]
 fn GenerateForm(today: NaiveDate) -> impl IntoView {
-    let generate = ServerAction::<GenerateReport>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(s)) = generate.value().get() {
-            full_page_load(&format!("/reports?generated={}", s.id));
-        }
-    });
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     view! {
-        <ActionForm action=generate attr:class="inline-form" attr:data-testid="report-form">
+        <PostForm endpoint=GenerateReport::PATH then=After::GoToId("/reports?generated=".to_string())
+            class="inline-form" testid="report-form">
             <label>"First day (UTC)" <input type="date" name="from" required value=year_start.to_string() data-testid="report-from"/></label>
             <label>"Last day (UTC)" <input type="date" name="to" required value=today.to_string() max=today.to_string() data-testid="report-to"/></label>
             <fieldset class="tables">
@@ -97,14 +97,8 @@ fn GenerateForm(today: NaiveDate) -> impl IntoView {
                     <label class="check"><input type="checkbox" name=t.name() value="on" checked=true data-testid=format!("report-table-{}", t.name())/>{t.name()}</label>
                 }).collect_view()}
             </fieldset>
-            <button class="button primary" type="submit" data-testid="report-generate"
-                disabled=move || generate.pending().get() || generate.value().with(|v| matches!(v, Some(Ok(_))))>
-                {move || if generate.pending().get() { "Generating…" } else { "Generate report" }}
-            </button>
-        </ActionForm>
-        {move || generate.value().get().and_then(Result::err).map(|e| view! {
-            <p class="error" role="alert" data-testid="report-error">{error_text(&e)}</p>
-        })}
+            <button class="button primary" type="submit" data-testid="report-generate">"Generate report"</button>
+        </PostForm>
     }
 }
 

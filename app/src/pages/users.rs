@@ -2,7 +2,6 @@
 //! enable, reset a password. Every form goes through a server function that checks the role again.
 
 use chrono::{DateTime, Utc};
-use leptos::html;
 use leptos::prelude::*;
 
 use crate::auth::api::{
@@ -10,6 +9,8 @@ use crate::auth::api::{
 };
 use crate::auth::ui::{error_text, Restricted};
 use crate::auth::{AccountRow, Capability, Role};
+use crate::forms::{After, Flash, PostForm};
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -20,74 +21,25 @@ pub fn UsersPage() -> impl IntoView {
     }
 }
 
-/// The outcome of the last form sent: a sentence, or what was wrong.
-type Outcome = RwSignal<Option<Result<String, String>>>;
-
-/// Copies each finished action's result into `outcome`.
-fn report<A>(action: ServerAction<A>, outcome: Outcome, on_ok: impl Fn() + 'static)
-where
-    A: leptos::server_fn::ServerFn<Output = String, Error = ServerFnError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    Effect::new(move |_| {
-        if let Some(result) = action.value().get() {
-            if result.is_ok() {
-                on_ok();
-            }
-            outcome.set(Some(result.map_err(|e| error_text(&e))));
-        }
-    });
-}
-
-/// The list and every form: one island (each form's answer updates the list in place).
-#[island]
+/// The list and the forms, rendered on the server. Each form is a [`PostForm`] to its server
+/// function (which checks the role again); after it the page loads again with the answer.
+#[component]
 fn Accounts() -> impl IntoView {
-    let add = ServerAction::<AddAccount>::new();
-    let set_role = ServerAction::<SetAccountRole>::new();
-    let set_disabled = ServerAction::<SetAccountDisabled>::new();
-    let reset = ServerAction::<ResetAccountPassword>::new();
-    let accounts = Resource::new(
-        move || {
-            (
-                add.version().get(),
-                set_role.version().get(),
-                set_disabled.version().get(),
-                reset.version().get(),
-            )
-        },
-        |_| list_accounts(),
-    );
-    let outcome: Outcome = RwSignal::new(None);
-    let add_form = NodeRef::<html::Form>::new();
-    report(add, outcome, move || {
-        if let Some(form) = add_form.get() {
-            form.reset();
-        }
-    });
-    report(set_role, outcome, || ());
-    report(set_disabled, outcome, || ());
-    report(reset, outcome, || ());
-
+    let accounts = Resource::new(|| (), |_| list_accounts());
     view! {
         <section class="panel">
             <h1>"Console accounts"</h1>
-            {move || outcome.get().map(|o| match o {
-                Ok(msg) => view! { <p class="notice" role="status" data-testid="outcome">{msg}</p> }.into_any(),
-                Err(msg) => view! { <p class="error" role="alert" data-testid="outcome-error">{msg}</p> }.into_any(),
-            })}
-            <Transition fallback=|| view! { <p class="muted">"Reading accounts…"</p> }>
+            <Flash/>
+            <Suspense fallback=|| view! { <p class="muted">"Reading accounts…"</p> }>
                 {move || accounts.get().map(|r| match r {
-                    Ok(rows) => view! { <AccountTable rows set_role set_disabled reset/> }.into_any(),
+                    Ok(rows) => view! { <AccountTable rows/> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                 })}
-            </Transition>
+            </Suspense>
         </section>
         <section class="panel">
             <h2>"Add an account"</h2>
-            <ActionForm action=add node_ref=add_form attr:class="inline-form" attr:data-testid="add-account">
+            <PostForm endpoint=AddAccount::PATH then=After::ReloadAndSay class="inline-form" testid="add-account">
                 <label>"Username" <input name="username" required minlength="3" maxlength="64"
                     pattern="[a-z0-9._\\-]{3,64}" title="3–64 characters: a-z 0-9 . _ -" data-testid="new-username"/></label>
                 <label>"Display name" <input name="display_name" maxlength="100" data-testid="new-display-name"/></label>
@@ -97,7 +49,7 @@ fn Accounts() -> impl IntoView {
                 <label>"Repeat password" <input type="password" name="confirm" required minlength="12"
                     autocomplete="new-password" data-testid="new-confirm"/></label>
                 <button type="submit" class="button primary" data-testid="add">"Add account"</button>
-            </ActionForm>
+            </PostForm>
             <p class="muted footnote">
                 "Passwords have at least 12 characters. Roles: viewer (read-only), compliance (reports, audit-disposal approvals), "
                 "dba (maintenance, cleanup requests), admin (everything, including accounts)."
@@ -123,12 +75,7 @@ fn instant(t: Option<DateTime<Utc>>) -> String {
 }
 
 #[component]
-fn AccountTable(
-    rows: Vec<AccountRow>,
-    set_role: ServerAction<SetAccountRole>,
-    set_disabled: ServerAction<SetAccountDisabled>,
-    reset: ServerAction<ResetAccountPassword>,
-) -> impl IntoView {
+fn AccountTable(rows: Vec<AccountRow>) -> impl IntoView {
     view! {
         <table class="data" data-testid="accounts">
             <thead>
@@ -142,19 +89,14 @@ fn AccountTable(
                 </tr>
             </thead>
             <tbody>
-                {rows.into_iter().map(|row| view! { <AccountLine row set_role set_disabled reset/> }).collect_view()}
+                {rows.into_iter().map(|row| view! { <AccountLine row/> }).collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn AccountLine(
-    row: AccountRow,
-    set_role: ServerAction<SetAccountRole>,
-    set_disabled: ServerAction<SetAccountDisabled>,
-    reset: ServerAction<ResetAccountPassword>,
-) -> impl IntoView {
+fn AccountLine(row: AccountRow) -> impl IntoView {
     let status = match (row.disabled, row.locked_until) {
         (true, _) => view! { <span class="badge crit">"disabled"</span> }.into_any(),
         (false, Some(until)) => view! {
@@ -162,7 +104,7 @@ fn AccountLine(
         }.into_any(),
         (false, None) => view! { <span class="badge ok">"active"</span> }.into_any(),
     };
-    // ActionForm children are closures: each form gets its own copy of the name.
+    // Island children are closures: each form gets its own copy of the name.
     let (for_role, for_toggle, for_reset) = (
         row.username.clone(),
         row.username.clone(),
@@ -181,26 +123,26 @@ fn AccountLine(
             <td data-testid="status">{status}</td>
             <td>{instant(row.last_login_at)}</td>
             <td>
-                <ActionForm action=set_role attr:class="row-form">
+                <PostForm endpoint=SetAccountRole::PATH then=After::ReloadAndSay class="row-form" testid="set-role-form">
                     <input type="hidden" name="username" value=for_role.clone()/>
                     <RoleSelect name="role" selected=row.role testid="role-select"/>
                     <button type="submit" class="button small" data-testid="set-role">"Change role"</button>
-                </ActionForm>
+                </PostForm>
             </td>
             <td class="actions">
-                <ActionForm action=set_disabled attr:class="row-form">
+                <PostForm endpoint=SetAccountDisabled::PATH then=After::ReloadAndSay class="row-form" testid="toggle-form">
                     <input type="hidden" name="username" value=for_toggle.clone()/>
                     <input type="hidden" name="disabled" value=toggle_to/>
                     <button type="submit" class="button small" data-testid="toggle-disabled">{toggle_label}</button>
-                </ActionForm>
+                </PostForm>
                 <details class="reset">
                     <summary>"Reset password"</summary>
-                    <ActionForm action=reset attr:class="row-form">
+                    <PostForm endpoint=ResetAccountPassword::PATH then=After::ReloadAndSay class="row-form" testid="reset-form">
                         <input type="hidden" name="username" value=for_reset.clone()/>
                         <input type="password" name="password" placeholder="new password" required minlength="12" autocomplete="new-password"/>
                         <input type="password" name="confirm" placeholder="repeat" required minlength="12" autocomplete="new-password"/>
                         <button type="submit" class="button small">{reset_label.clone()}</button>
-                    </ActionForm>
+                    </PostForm>
                 </details>
             </td>
         </tr>

@@ -8,11 +8,16 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::wall::{get_wall_data, list_wall_links, WallData, WallLink};
+use leptos::server_fn::ServerFn;
+
+use crate::api::wall::{
+    get_wall_data, list_wall_links, CreateWallLink, RevokeWallLink, WallData, WallLink,
+};
 use crate::auth::ui::{error_text, Restricted};
 use crate::auth::Capability;
 use crate::dashboard::{severity_class, severity_word, OverviewCard};
 use crate::format::{count, human_bytes};
+use crate::forms::{After, Flash, PostForm};
 
 #[component]
 pub fn WallPage() -> impl IntoView {
@@ -23,26 +28,12 @@ pub fn WallPage() -> impl IntoView {
         .and_then(|e| e.parse::<u64>().ok())
         .unwrap_or(30)
         .max(5);
-    view! { <WallLive token every/> }
-}
-
-/// The display and its refresh: an island, so a new reading replaces the old one in place (no
-/// page load, no blank screen on the TV).
-#[island]
-fn WallLive(token: Option<String>, every: u64) -> impl IntoView {
     let data = Resource::new(move || (), move |_| get_wall_data(token.clone()));
-    Effect::new(move |_| {
-        if let Ok(handle) =
-            set_interval_with_handle(move || data.refetch(), Duration::from_secs(every))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
     view! {
         <div class="wall" data-testid="wall">
             <Transition fallback=|| view! { <p class="wall-wait">"Loading…"</p> }>
                 {move || data.get().map(|r| match r {
-                    Ok(d) => view! { <Wall data=d every/> }.into_any(),
+                    Ok(d) => view! { <Wall data=d every/> <WallRefresh every/> }.into_any(),
                     Err(e) => view! {
                         <div class="wall-refused" data-testid="wall-refused">
                             <h1>"Access refused"</h1>
@@ -52,6 +43,40 @@ fn WallLive(token: Option<String>, every: u64) -> impl IntoView {
                 })}
             </Transition>
         </div>
+    }
+}
+
+/// Reads the wall again every `every` seconds: asks the server first (a HEAD of this page) and
+/// loads the page only once it answers, so a restart or a network cut leaves the last reading on
+/// the screen (marked stale) instead of a browser error page, and the display comes back by itself.
+#[island]
+fn WallRefresh(every: u64) -> impl IntoView {
+    let stale = RwSignal::new(false);
+    Effect::new(move |_| {
+        let tick = move || {
+            #[cfg(feature = "hydrate")]
+            leptos::task::spawn_local(async move {
+                let here = window().location().href().unwrap_or_default();
+                match gloo_net::http::RequestBuilder::new(&here)
+                    .method(gloo_net::http::Method::HEAD)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {
+                        let _ = window().location().reload();
+                    }
+                    Err(_) => stale.set(true),
+                }
+            });
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(every)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        {move || stale.get().then(|| view! {
+            <p class="wall-stale" data-testid="wall-stale">"The server is not answering: this is the last reading. Trying again every " {every} " s."</p>
+        })}
     }
 }
 
@@ -116,48 +141,24 @@ pub fn WallLinksPage() -> impl IntoView {
     }
 }
 
-/// Creating and revoking answer in place: one island.
-#[island]
+/// The links, rendered on the server; creating and revoking are [`PostForm`]s, after which the
+/// page loads again with the answer on top (a new link's address shown this once).
+#[component]
 fn WallLinks() -> impl IntoView {
-    let create = ServerAction::<crate::api::wall::CreateWallLink>::new();
-    let revoke = ServerAction::<crate::api::wall::RevokeWallLink>::new();
-    let links = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_wall_links(),
-    );
-    let origin = move || {
-        #[cfg(feature = "hydrate")]
-        {
-            window().location().origin().unwrap_or_default()
-        }
-        #[cfg(not(feature = "hydrate"))]
-        {
-            String::new()
-        }
-    };
+    let links = Resource::new(|| (), |_| list_wall_links());
     view! {
         <section class="panel">
             <h1>"Wall-display links"</h1>
             <p class="muted small">"A link opens " <a href="/wall">"/wall"</a>
                 " read-only without a login (for a TV). Only a SHA-256 of each token is stored; the link is shown once. Revoke a link and the display gets “access refused”."</p>
-            <ActionForm action=create attr:class="inline-form">
+            <Flash/>
+            <PostForm endpoint=CreateWallLink::PATH then=After::ReloadAndShowLink class="inline-form" testid="wall-create-form">
                 <label>"Label" <input name="label" required maxlength="100" placeholder="NOC TV, 3rd floor" data-testid="wall-label"/></label>
                 <button class="button primary" type="submit" data-testid="wall-create">"Create link"</button>
-            </ActionForm>
-            {move || create.value().get().map(|r| match r {
-                Ok(l) => view! {
-                    <p class="notice" data-testid="wall-new">"Link for “" {l.label} "” (copy it now, it is not shown again): "
-                        <code data-testid="wall-new-path" data-path=l.path.clone()>{format!("{}{}", origin(), l.path)}</code></p>
-                }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
-            })}
-            {move || revoke.value().get().map(|r| match r {
-                Ok(msg) => view! { <p class="notice" data-testid="wall-revoked">{msg}</p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
-            })}
+            </PostForm>
             <Suspense fallback=|| view! { <p class="muted">"Loading links…"</p> }>
                 {move || links.get().map(|r| match r {
-                    Ok(list) => view! { <LinkTable links=list revoke/> }.into_any(),
+                    Ok(list) => view! { <LinkTable links=list/> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                 })}
             </Suspense>
@@ -166,10 +167,7 @@ fn WallLinks() -> impl IntoView {
 }
 
 #[component]
-fn LinkTable(
-    links: Vec<WallLink>,
-    revoke: ServerAction<crate::api::wall::RevokeWallLink>,
-) -> impl IntoView {
+fn LinkTable(links: Vec<WallLink>) -> impl IntoView {
     if links.is_empty() {
         return view! { <p class="muted">"No links yet."</p> }.into_any();
     }
@@ -178,8 +176,8 @@ fn LinkTable(
             <thead><tr><th scope="col">"Label"</th><th scope="col">"Created by"</th><th scope="col">"Created (UTC)"</th><th scope="col">"State"</th><th scope="col"></th></tr></thead>
             <tbody>
                 {links.into_iter().map(|l| {
-                    let id = l.id;
-                    let live = l.revoked_at.is_none();
+                    let id = l.id.to_string();
+                    let revoke_label = format!("Revoke “{}”", l.label);
                     view! {
                         <tr data-testid="wall-link" data-label=l.label.clone()>
                             <td>{l.label.clone()}</td>
@@ -189,11 +187,11 @@ fn LinkTable(
                                 None => view! { <span class="badge ok">"active"</span> }.into_any(),
                                 Some(t) => view! { <span class="badge crit">{format!("revoked {}", t.format("%Y-%m-%d %H:%M"))}</span> }.into_any(),
                             }}</td>
-                            <td>{live.then(|| view! {
-                                <button class="button small" data-testid="wall-revoke"
-                                    on:click=move |_| { revoke.dispatch(crate::api::wall::RevokeWallLink { id }); }>
-                                    {format!("Revoke “{}”", l.label)}
-                                </button>
+                            <td>{l.revoked_at.is_none().then(|| view! {
+                                <PostForm endpoint=RevokeWallLink::PATH then=After::ReloadAndSay class="row-form" testid="wall-revoke-form">
+                                    <input type="hidden" name="id" value=id.clone()/>
+                                    <button class="button small" type="submit" data-testid="wall-revoke">{revoke_label.clone()}</button>
+                                </PostForm>
                             })}</td>
                         </tr>
                     }
