@@ -46,6 +46,7 @@ pub fn PostForm(
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let error_testid = format!("{testid}-error");
+    let action = endpoint.clone();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         #[cfg(feature = "hydrate")]
@@ -57,11 +58,23 @@ pub fn PostForm(
             else {
                 return;
             };
+            // Read the fields now: once the fieldset is disabled, the form has none to send.
+            let fields = match web_sys::FormData::new_with_form(&form)
+                .and_then(|data| web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data))
+            {
+                Ok(fields) => fields,
+                Err(e) => {
+                    error.set(Some(format!(
+                        "The form could not be read ({e:?}). Reload the page and try again."
+                    )));
+                    return;
+                }
+            };
             let (endpoint, then) = (endpoint.clone(), then.clone());
             busy.set(true);
             error.set(None);
             leptos::task::spawn_local(async move {
-                match post(&endpoint, &form).await {
+                match post(&endpoint, fields).await {
                     Ok(answer) => follow(&then, &answer),
                     Err(text) => {
                         busy.set(false);
@@ -74,7 +87,10 @@ pub fn PostForm(
         let _ = (&endpoint, &then);
     };
     view! {
-        <form class=class data-testid=testid on:submit=on_submit>
+        // method and action: should the form be sent before the WASM has loaded, the browser
+        // posts it to the same function (which then refuses it for want of the CSRF token, or
+        // for the login form redirects), never puts the fields in a URL.
+        <form class=class data-testid=testid method="post" action=action on:submit=on_submit>
             <fieldset class="plain" disabled=move || busy.get()>{children()}</fieldset>
             {move || error.get().map(|text| view! { <p class="error small" role="alert" data-testid=error_testid.clone()>{text}</p> })}
         </form>
@@ -128,13 +144,10 @@ fn follow(then: &After, answer: &str) {
     };
 }
 
-/// Posts `form`'s fields; the answer (JSON), or the refusal's sentence.
+/// Posts the form's `fields`; the answer (JSON), or the refusal's sentence.
 #[cfg(feature = "hydrate")]
-async fn post(endpoint: &str, form: &web_sys::HtmlFormElement) -> Result<String, String> {
+async fn post(endpoint: &str, fields: web_sys::UrlSearchParams) -> Result<String, String> {
     let unsent = |e: String| format!("The request could not be sent ({e}). Try again.");
-    let fields = web_sys::FormData::new_with_form(form)
-        .and_then(|data| web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data))
-        .map_err(|e| unsent(format!("{e:?}")))?;
     let mut request = gloo_net::http::Request::post(endpoint)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .header("Accept", "application/json");
