@@ -164,7 +164,9 @@ async fn post(endpoint: &str, fields: web_sys::UrlSearchParams) -> Result<String
     if response.ok() {
         return Ok(body);
     }
-    if response.status() == 401 {
+    // The session ended (idle expiry, logout elsewhere): to the login page, and back here after.
+    // A public function's 401 (a wrong password) is its answer, not an ended session.
+    if response.status() == 401 && !endpoint.contains(crate::auth::PUBLIC_API_PREFIX) {
         crate::auth::client::to_login();
     }
     // A server function error travels as `Kind|message`.

@@ -107,6 +107,15 @@ test("dba1 requests, dba2 approves, compliance co-signs, the cleanup runs", asyn
   await carol.getByTestId("audit-verify").click();
   await expect(carol.getByTestId("chain-ok")).toBeVisible();
   await carol.screenshot({ path: "screenshots/audit.png", fullPage: true });
+  // Filtering is a GET: the URL holds it, only matching rows come back, and the export link
+  // carries the same filter.
+  await carol.getByTestId("audit-action").fill("cleanup_approved");
+  await carol.getByTestId("audit-apply").click();
+  await carol.waitForURL(/\/audit\?.*action=cleanup_approved/);
+  await expect(carol.getByTestId("audit-row")).toHaveCount(2);
+  await expect(carol.locator('[data-testid="audit-row"]:not([data-action="cleanup_approved"])')).toHaveCount(0);
+  await expect(carol.getByTestId("audit-action")).toHaveValue("cleanup_approved");
+  await expect(carol.getByTestId("audit-export")).toHaveAttribute("href", /action=cleanup_approved/);
   const csv = await carol.request.get("/audit/export.csv?action=cleanup_approved");
   expect(csv.status()).toBe(200);
   const lines = (await csv.text()).trim().split("\n");
