@@ -81,7 +81,9 @@ other builds, so treat the times as upper bounds). Run the script again to refre
 **(a) WASM bundle.** \`cargo leptos build --release --frontend-only\` (profile \`wasm-release\`:
 \`opt-level = "z"\`, LTO, one codegen unit, \`panic = "abort"\`; cargo-leptos runs wasm-bindgen and
 wasm-opt), then \`gzip -9 -c target/site/pkg/*.wasm | wc -c\`. The JavaScript glue adds $(kb "$js_gz")
-gzipped.
+gzipped. The console runs in Leptos **islands** mode: pages are rendered on the server, and only
+the \`#[island]\` components (forms, the plan's creation run, a request's decision and execution,
+the chain check, the charts, the wall's refresh) are compiled into the bundle and hydrated.
 
 **(b) Table page.** \`server/tests/console_budget.rs\` (ignored by default; run with
 \`cargo test -p server --test console_budget -- --ignored --nocapture\`) fills a fresh test
