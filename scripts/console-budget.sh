@@ -37,8 +37,9 @@ b_parts=$(field partitions) b_core=$(field core_median_ms) b_http=$(field http_m
 b_profile=$(field profile) b_size=$(field size_sort_median_ms) b_server=$(field snapshot_server_median_ms)
 b_cold=$(field cold_median_ms)
 b_changed=$(field after_change_median_ms) b_hits=$(field after_change_hits)
+b_patched=$(field patched_median_ms)
 b_lag=$(field warm_lag_median_ms) b_lag_max=$(field warm_lag_max_ms)
-b_first=$(field first_view_ms) b_first_hit=$(field first_view_hit) b_primed=$(field primed_ms)
+b_first=$(field first_view_ms) b_first_size=$(field first_size_view_ms) b_first_hit=$(field first_view_hit) b_primed=$(field primed_ms)
 
 # (c) First contentful paint, from Chromium's paint timing (end2end/tests/budget.spec.ts).
 c_fcp="not measured" c_all="" c_ua=""
@@ -72,8 +73,9 @@ other builds, so treat the times as upper bounds). Run the script again to refre
 | WASM bundle, gzipped | ≤ 300 KB | $(kb "$wasm_gz") (${wasm_gz} bytes; $(kb "$wasm_raw") raw) | $(verdict "$wasm_gz" 307200) |
 | Table page server function, ${b_parts} partitions, as the console serves it (snapshot cache) | ≤ 60 ms | ${b_core} ms (whole HTTP call: ${b_http} ms) | $(verdict "$b_core" 60) |
 | The same, after a partition change once the warmer has read it (${b_lag:-n/a} ms after the change, at most ${b_lag_max:-n/a}) | ≤ 60 ms | ${b_changed:-n/a} ms (hits: ${b_hits:-n/a}) | $(verdict "${b_changed:-1e9}" 60) |
-| The same, the first view after the console starts, once the warmer's first pass read the pinned table pages (${b_primed:-n/a} ms after start) | ≤ 60 ms | ${b_first:-n/a} ms (served from the cache: ${b_first_hit:-n/a}) | $(verdict "${b_first:-1e9}" 60) |
-| The same, cold (within the warmer's lag after a partition change, or the first ${b_primed:-n/a} ms after start) | ≤ 60 ms | ${b_cold:-n/a} ms | $(verdict "${b_cold:-1e9}" 60) |
+| The same, the first view right after a partition change, before the warmer has read it (the page patches the cached entry) | ≤ 60 ms | ${b_patched:-n/a} ms | $(verdict "${b_patched:-1e9}" 60) |
+| The same, the first view after the console starts (its table pages' snapshots are pinned and read before it listens: ${b_primed:-n/a} ms at start) | ≤ 60 ms | ${b_first:-n/a} ms; sorted by size: ${b_first_size:-n/a} ms (served from the cache: ${b_first_hit:-n/a}) | $(verdict "$(printf '%s\n' "${b_first:-1e9}" "${b_first_size:-1e9}" | sort -g | tail -1)" 60) |
+| For comparison, not a path the console serves: a whole snapshot every call, no cache (a table page reads one only when its entry cannot be patched: the parent made again, or over 500 partitions changed at once; or when reading at start and the warmer both failed) | — | ${b_cold:-n/a} ms | |
 | First contentful paint of the overview, localhost | ≤ 300 ms | ${c_fcp} ms | $(verdict "$c_fcp" 300) |
 
 ## How each figure is measured
@@ -95,17 +97,21 @@ filter/sort/one page of 50, then index/TOAST sizes and statistics of those 50 ro
 then the median of 5, two ways: as the console serves it (through its snapshot cache,
 \`catalog::SnapshotCache\`: a snapshot is reused while a cheap \`pg_inherits\` signature of the
 table's partition set is unchanged and it is under 15 s old; each timed call asks for the next
-page, as a DBA paging through), and cold (a fresh snapshot every call: the first view after the
-console starts before the warmer's first pass, or a view within the warmer's lag after a partition
-was created, detached or dropped). After a change: the console's warmer
+page, as a DBA paging through), and cold (a fresh snapshot every call, no cache: what each view
+would cost without the cache). After a change: the console's warmer
 (\`SnapshotCache::spawn_warmer\`, every 2 s, for keys a page asked for in the last 10 minutes and
-for the pinned keys: each table page's, \`app::api::console::new_catalog_cache\`) reads the changed
+for the pinned keys: each table page's, by bounds and by size, read once before the console
+listens, \`app::api::console::new_catalog_cache\`) reads the changed
 snapshot ahead of the next request;
 the test makes a change (a partition created or dropped, in turn, 6 times), waits until the warmer
 has read both keys the pages asked for (the lag), then times the page (the median, and how many of
-the 6 were served from the cache). The same page is also fetched 5 times over HTTP as a signed-in viewer (session
+the 6 were served from the cache). Right after a change, before any warmer: a cache without one,
+read once, then 6 changes each followed at once by the page, which finds the signature changed and
+patches the entry (\`catalog/cache/patch.rs\`: the parent's \`pg_inherits\` rows with their
+\`xmin\`, then only the partitions whose row is new, changed or gone, in one repeatable-read
+transaction; the test checks each was a patch). The same page is also fetched 5 times over HTTP as a signed-in viewer (session
 lookup, gate, JSON of the page). Sorting by size needs every partition's full size, so that sort reads
-the full snapshot: ${b_size:-n/a} ms. The snapshot statement alone on the server (planning +
+the full snapshot (\`Detail::Full\`, pinned too): ${b_size:-n/a} ms. The snapshot statement alone on the server (planning +
 execution under EXPLAIN ANALYZE, rows not sent): ${b_server:-n/a} ms. Build profile of the
 measurement: ${b_profile} (run with \`--release\` for the figure that counts; a debug build decodes
 10,000 rows unoptimised).

@@ -19,7 +19,7 @@ pub use auth::SecuritySettings;
 /// The whole console: Leptos pages and server functions (with the pool in context) behind the
 /// request gate, behind the PostgreSQL session layer. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so login throttling sees client addresses.
-pub fn router(
+pub async fn router(
     pool: PgPool,
     options: LeptosOptions,
     security: SecuritySettings,
@@ -37,8 +37,9 @@ pub fn router(
     };
     let gate = security::Gate::new(pool.clone(), security);
     let context_pool = pool;
-    // The pages' snapshot cache and its warmer (ends when the router is dropped).
-    let catalog_cache = app::api::console::new_catalog_cache(&context_pool);
+    // The pages' snapshot cache, its table pages read before this returns, and its warmer (ends
+    // when the router is dropped).
+    let catalog_cache = app::api::console::new_catalog_cache(&context_pool).await;
     Ok(Router::new()
         .leptos_routes_with_context(
             &options,

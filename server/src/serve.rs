@@ -40,7 +40,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "no built site (pkg/) found: pages render but will not hydrate; build with `cargo leptos build --release`"
         );
     }
-    let app = server::router(db.pool.clone(), options, security)?
+    let app = server::router(db.pool.clone(), options, security)
+        .await?
         // Outside the session gate (a scraper has no session): its own access rule, see
         // `app::api::metrics` (RUSTCARE_METRICS_TOKEN bearer, else loopback only).
         .route(

@@ -385,6 +385,7 @@ async fn start_with_metrics(c: &Console) -> (String, tokio::task::JoinHandle<()>
         .build();
     let pool = c.db.pool.clone();
     let router = server::router(pool.clone(), options, Default::default())
+        .await
         .unwrap()
         .route(
             "/metrics",

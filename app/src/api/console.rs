@@ -66,15 +66,37 @@ pub const CATALOG_CACHE_AGE: Duration = Duration::from_secs(15);
 /// asked for in the last 10 minutes: the lag between a partition change and a warm page.
 pub const CATALOG_WARM_PERIOD: Duration = Duration::from_secs(2);
 
+/// The longest the console waits at start for the pinned snapshots (`new_catalog_cache`).
+pub const CATALOG_PRIME_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The snapshot cache the server provides to its pages (`server::router`), with its warmer
 /// running on the current tokio runtime until the cache is dropped (see
-/// `catalog::SnapshotCache::spawn_warmer`). Each table page's snapshot (`Detail::Plan`, what the
-/// page reads unless sorted by size) is pinned: read by the warmer's first pass and kept warm,
-/// so the first view after start, or after an idle hour, is as fast as the next one.
-pub fn new_catalog_cache(pool: &PgPool) -> Arc<catalog::SnapshotCache> {
+/// `catalog::SnapshotCache::spawn_warmer`). Each table page's snapshots are pinned
+/// (`Detail::Plan`, what the page reads, and `Detail::Full` for its sort by size), and read here, before the console listens (at
+/// most `CATALOG_PRIME_TIMEOUT`; a failure or a timeout is logged and leaves the reading to the
+/// warmer and the pages), so even the first view after start is served from the cache; the
+/// warmer keeps them warm, so a view after an idle hour is as fast as the next one.
+pub async fn new_catalog_cache(pool: &PgPool) -> Arc<catalog::SnapshotCache> {
     let cache = Arc::new(catalog::SnapshotCache::new(CATALOG_CACHE_AGE));
     for table in ManagedTable::ALL {
         cache.pin(&[table], catalog::Detail::Plan);
+        cache.pin(&[table], catalog::Detail::Full);
+    }
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(CATALOG_PRIME_TIMEOUT, cache.refresh_due(pool)).await {
+        Ok(Ok(read)) => tracing::debug!(
+            snapshots = read,
+            ms = started.elapsed().as_millis(),
+            "table pages' snapshots read before serving"
+        ),
+        Ok(Err(e)) => tracing::warn!(
+            error = %e,
+            "could not read the table pages' snapshots at start; the warmer and the pages will"
+        ),
+        Err(_) => tracing::warn!(
+            seconds = CATALOG_PRIME_TIMEOUT.as_secs(),
+            "reading the table pages' snapshots at start took too long; serving without them"
+        ),
     }
     catalog::SnapshotCache::spawn_warmer(&cache, pool.clone(), CATALOG_WARM_PERIOD);
     cache

@@ -127,38 +127,82 @@ pub async fn snapshot_with(
     } else {
         tables.to_vec()
     };
+    let mut conn = begin_snapshot(pool).await?;
+    let snapshot = read_snapshot(&mut conn, &tables, detail, None).await?;
+    conn.commit().await?;
+    Ok(snapshot)
+}
+
+/// A transaction for a snapshot's statements: repeatable read, so that every statement sees the
+/// same catalog, with `jit = off` (see `sql::SNAPSHOT_SQL`); it writes nothing and is rolled back
+/// if anything fails.
+async fn begin_snapshot(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut conn = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await?;
+    sqlx::query(NO_JIT_SQL).execute(&mut *conn).await?;
+    Ok(conn)
+}
+
+/// Which partitions a snapshot reads (`read_snapshot`): with `Some((changed, gone))`, only the
+/// attached partitions whose oids `changed` lists, and, as leftovers, those of `gone` (oids
+/// that left `pg_inherits`) that are still tables named like our partitions.
+type Only<'a> = Option<(&'a [i64], &'a [i64])>;
+
+/// The snapshot of `tables` (not empty) at `detail`, read in `conn`'s transaction (see
+/// `begin_snapshot`); `only` restricts it (`Only`). Without it, the leftovers' statement runs
+/// when the count says there may be some.
+async fn read_snapshot(
+    conn: &mut PgConnection,
+    tables: &[ManagedTable],
+    detail: Detail,
+    only: Only<'_>,
+) -> Result<CatalogSnapshot, sqlx::Error> {
     let names: Vec<String> = tables.iter().map(|t| t.name().to_string()).collect();
     // The client's clock only chooses which rows get statistics; a day of skew is covered by
     // reading one period more than the planner looks at.
     let now = Utc::now();
     let stats: Vec<String> = tables.iter().map(|t| stats_from(*t, detail, now)).collect();
-    // A transaction to scope `jit = off` to these statements (see `sql::SNAPSHOT_SQL`), repeatable
-    // read so that the leftovers' statement, when it runs, sees the same catalog; it writes
-    // nothing and is rolled back if anything fails.
-    let mut conn = pool
-        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .await?;
     let pg14 = conn.server_version_num().is_none_or(|v| v >= 140_000);
-    sqlx::query(NO_JIT_SQL).execute(&mut *conn).await?;
-    let mut rows: Vec<SnapshotRow> = sqlx::query_as(&snapshot_sql(detail, pg14))
-        .bind(&names)
-        .bind(&stats)
-        .fetch_all(&mut *conn)
-        .await?;
-    let look: Vec<ManagedTable> = may_have_leftovers(&tables, &rows);
-    if !look.is_empty() {
-        let names: Vec<&str> = look.iter().map(|t| t.name()).collect();
-        let stats: Vec<String> = look.iter().map(|t| stats_from(*t, detail, now)).collect();
-        let leftovers: Vec<SnapshotRow> = sqlx::query_as(&leftovers_sql())
-            .bind(&names)
-            .bind(&stats)
-            .fetch_all(&mut *conn)
-            .await?;
-        rows.extend(leftovers);
+    let sql = snapshot_sql(detail, pg14, only.is_some());
+    let mut query = sqlx::query_as(&sql).bind(&names).bind(&stats);
+    if let Some((changed, _)) = only {
+        query = query.bind(changed);
     }
-    let snapshot = assemble(&mut conn, &tables, rows).await?;
-    conn.commit().await?;
-    Ok(snapshot)
+    let mut rows: Vec<SnapshotRow> = query.fetch_all(&mut *conn).await?;
+    let leftovers_of = |look: &[ManagedTable]| -> (Vec<&str>, Vec<String>) {
+        let names = look.iter().map(|t| t.name()).collect();
+        let stats = look.iter().map(|t| stats_from(*t, detail, now)).collect();
+        (names, stats)
+    };
+    match only {
+        None => {
+            let look: Vec<ManagedTable> = may_have_leftovers(tables, &rows);
+            if !look.is_empty() {
+                let (names, stats) = leftovers_of(&look);
+                let leftovers: Vec<SnapshotRow> = sqlx::query_as(&leftovers_sql(false))
+                    .bind(&names)
+                    .bind(&stats)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rows.extend(leftovers);
+            }
+        }
+        Some((_, gone)) if !gone.is_empty() => {
+            let (names, stats) = leftovers_of(tables);
+            let leftovers: Vec<SnapshotRow> = sqlx::query_as(&leftovers_sql(true))
+                .bind(&names)
+                .bind(&stats)
+                .bind(gone)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.extend(leftovers);
+        }
+        Some(_) => {}
+    }
+    assemble(conn, tables, rows).await
 }
 
 /// Builds the snapshot of `tables` from the statements' rows (`SnapshotRow`), asking PostgreSQL

@@ -78,7 +78,9 @@ impl Console {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let router = server::router(db.pool.clone(), options, settings).expect("the router builds");
+        let router = server::router(db.pool.clone(), options, settings)
+            .await
+            .expect("the router builds");
         let server = tokio::spawn(async move {
             let _ = axum::serve(
                 listener,

@@ -60,7 +60,7 @@ pub async fn snapshot_server_time(
     sqlx::query(NO_JIT_SQL).execute(&mut *conn).await?;
     let sql = format!(
         "EXPLAIN (ANALYZE, TIMING OFF) {}",
-        snapshot_sql(detail, pg14)
+        snapshot_sql(detail, pg14, false)
     );
     let lines: Vec<String> = sqlx::query_scalar(&sql)
         .bind(&names)

@@ -46,26 +46,21 @@ const MANAGED_CTE: &str = r#"WITH managed AS (
 /// - run with `jit = off` (`NO_JIT_SQL`): the estimated cost crosses `jit_above_cost` from a few
 ///   thousand partitions, and compiling took 60+ ms, longer than executing.
 ///
-/// `{managed}`, `{pending}` and `{full}` are filled by `snapshot_sql`. The session TimeZone is UTC (sqlx sets
+/// `{managed}`, `{pending}`, `{only}`, `{named}`, `{sealed_only}` and `{full}` are filled by
+/// `snapshot_sql`. The session TimeZone is UTC (sqlx sets
 /// it), so deparsed bounds print with `+00`.
 const SNAPSHOT_SQL: &str = r#"
 {managed}, rels AS (
     SELECT m.name AS table_name, c.oid, c.relname, c.relnamespace, c.relpartbound, c.reltuples,
            c.relpages, c.reltoastrelid, c.reltablespace, {pending} AS detach_pending
     FROM managed m
-    JOIN pg_inherits i ON i.inhparent = m.parent
+    JOIN pg_inherits i ON i.inhparent = m.parent{only}
     CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = i.inhrelid OFFSET 0) c
     WHERE c.relkind IN ('r', 'p', 'f')
 ), named AS MATERIALIZED (
-    SELECT m.name, (
-        SELECT count(*) FROM pg_type t
-        WHERE t.typnamespace = m.nsp
-          AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
-          AND octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
-    ) AS named_count
-    FROM managed m
+    {named}
 ){index_cte}, sealed AS (
-    SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'
+    SELECT DISTINCT tg.tgrelid AS oid FROM pg_trigger tg WHERE tg.tgname = 'rustcare_sealed'{sealed_only}
 )
 SELECT m.taken_at,
        m.version,
@@ -98,6 +93,9 @@ LEFT JOIN pg_tablespace ts ON ts.oid = r.reltablespace
 /// nothing. Run only when `SNAPSHOT_SQL`'s count says there may be some, in its transaction
 /// (repeatable read: the same catalog). Found by name through `pg_type`'s name index, read
 /// index-only; the names of attached partitions are passed over with one `pg_class` probe each.
+///
+/// `{source}` and `{name}` choose how they are found: by name (above), or among given oids
+/// (`$3`: partitions the console's cache saw leave `pg_inherits`, `cache::patch`).
 const LEFTOVERS_SQL: &str = r#"
 {managed}
 SELECT m.taken_at,
@@ -121,17 +119,35 @@ SELECT m.taken_at,
        NULL::bigint AS named_count,
        true AS in_nsp
 FROM managed m
-JOIN pg_type t
+{source}
+LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+WHERE octet_length({name}::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
+  AND {name}::text ~ ('^' || m.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
+  AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
+"#;
+const LEFTOVERS_BY_NAME: &str = r#"JOIN pg_type t
   ON t.typnamespace = m.nsp
      AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
 JOIN pg_class c
   ON c.relname = t.typname AND c.relnamespace = m.nsp
-     AND c.relkind = 'r' AND NOT c.relispartition
-LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
-WHERE octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
-  AND t.typname::text ~ ('^' || m.name || '_[0-9]{4}_[0-9]{2}(_[0-9]{2})?$')
-  AND NOT EXISTS (SELECT 1 FROM pg_inherits x WHERE x.inhrelid = c.oid)
-"#;
+     AND c.relkind = 'r' AND NOT c.relispartition"#;
+const LEFTOVERS_BY_OID: &str = r#"JOIN pg_class c
+  ON c.oid = ANY($3::bigint[]::oid[]) AND c.relnamespace = m.nsp
+     AND c.relkind = 'r' AND NOT c.relispartition"#;
+
+/// `named`'s count of the row types shaped like partition names, for `catalog::may_have_leftovers`.
+const NAMED_COUNT: &str = r#"SELECT m.name, (
+        SELECT count(*) FROM pg_type t
+        WHERE t.typnamespace = m.nsp
+          AND t.typname >= (m.name || '_')::name AND t.typname < (m.name || '`')::name
+          AND octet_length(t.typname::text) IN (octet_length(m.name) + 8, octet_length(m.name) + 11)
+    ) AS named_count
+    FROM managed m"#;
+/// A patch (`only`) looks for leftovers among the partitions that left, by oid, not by count.
+const NO_NAMED_COUNT: &str = "SELECT m.name, NULL::bigint AS named_count FROM managed m";
+/// A patch reads the partitions `$3` lists, and their seals through `pg_trigger`'s relid index.
+const ONLY_RELS: &str = " AND i.inhrelid = ANY($3::bigint[]::oid[])";
+const ONLY_SEALED: &str = " AND tg.tgrelid = ANY($3::bigint[]::oid[])";
 
 /// Index pages summed per partition in one grouped pass, and TOAST pages: `Detail::Full` only.
 const INDEX_CTE: &str = r#", index_pages AS (
@@ -154,7 +170,8 @@ pub(super) const DEPARSE_SQL: &str = "SELECT u.o, pg_get_expr(c.relpartbound, 0)
 /// Turns JIT off for the rest of the caller's transaction (see `SNAPSHOT_SQL`).
 pub(super) const NO_JIT_SQL: &str = "SELECT set_config('jit', 'off', true)";
 
-pub(super) fn snapshot_sql(detail: Detail, pg14: bool) -> String {
+/// `SNAPSHOT_SQL` for `detail`; with `only`, restricted to the partitions whose oids `$3` lists.
+pub(super) fn snapshot_sql(detail: Detail, pg14: bool, only: bool) -> String {
     let pending = if pg14 {
         "i.inhdetachpending"
     } else {
@@ -164,12 +181,24 @@ pub(super) fn snapshot_sql(detail: Detail, pg14: bool) -> String {
     SNAPSHOT_SQL
         .replace("{managed}", MANAGED_CTE)
         .replace("{pending}", pending)
+        .replace("{only}", if only { ONLY_RELS } else { "" })
+        .replace("{named}", if only { NO_NAMED_COUNT } else { NAMED_COUNT })
+        .replace("{sealed_only}", if only { ONLY_SEALED } else { "" })
         .replace("{index_cte}", if full { INDEX_CTE } else { "" })
         .replace("{index_join}", if full { INDEX_JOIN } else { "" })
         .replace("{extra_pages}", if full { EXTRA_PAGES } else { "" })
 }
 
-/// `LEFTOVERS_SQL` with its `{managed}` filled.
-pub(super) fn leftovers_sql() -> String {
-    LEFTOVERS_SQL.replace("{managed}", MANAGED_CTE)
+/// `LEFTOVERS_SQL` with its `{managed}` filled: found by name, or (`by_oid`) among the oids `$3`
+/// lists.
+pub(super) fn leftovers_sql(by_oid: bool) -> String {
+    let (source, name) = if by_oid {
+        (LEFTOVERS_BY_OID, "c.relname")
+    } else {
+        (LEFTOVERS_BY_NAME, "t.typname")
+    };
+    LEFTOVERS_SQL
+        .replace("{managed}", MANAGED_CTE)
+        .replace("{source}", source)
+        .replace("{name}", name)
 }

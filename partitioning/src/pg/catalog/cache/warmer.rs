@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use super::{read_signature, Key, Signature, SnapshotCache};
-use crate::pg::catalog::snapshot_with;
 use crate::table::ManagedTable;
 
 /// Below this a period would spin (and `tokio::time::interval` refuses zero).
@@ -59,10 +58,13 @@ impl SnapshotCache {
             if signature == old && fetched.elapsed() < refresh_after {
                 continue;
             }
-            match snapshot_with(pool, &key.0, key.1).await {
-                Ok(snapshot) => {
-                    // `started`: the signature was read before this snapshot, as in `get`.
-                    self.store(key, signature, started, Arc::new(snapshot), false);
+            // A changed partition set on a young entry is patched; an entry come of age is read
+            // whole, so its sizes and statistics are read again.
+            let may_patch = fetched.elapsed() < refresh_after;
+            match self.read(pool, &key, may_patch, started).await {
+                Ok((read, fetched)) => {
+                    let snapshot = Arc::new(read.snapshot);
+                    self.store(key, read.signature, fetched, snapshot, read.members, false);
                     self.counters.refreshed.fetch_add(1, Ordering::Relaxed);
                     refreshed += 1;
                 }
