@@ -126,3 +126,49 @@ async fn a_stored_row_that_does_not_decode_is_an_error_not_a_panic() {
         .unwrap();
     assert_eq!(before, after, "nothing audited for a failed download");
 }
+
+/// A drop logged earlier in the same second as the report's catalog snapshot is in the report:
+/// the log is read up to the snapshot's exact moment, not its whole second (CI once generated a
+/// report 0.2 s after a disposal, in the same second, and the disposal was missing).
+#[tokio::test]
+async fn a_drop_logged_in_the_same_second_as_the_report_is_in_it() {
+    let db = TestDb::migrated().await.unwrap();
+    let pool = db.pool.clone();
+    let config = Config::default();
+    let today = Utc::now().date_naive();
+    let req = ReportRequest {
+        from: today,
+        to: today,
+        tables: &[],
+        generated_by: "compliance",
+    };
+    // Retried until the drop and the snapshot fall in one second (nearly always the first time).
+    for attempt in 0..20 {
+        let name = format!("sessions_2020_01_{:02}", attempt + 1);
+        let at: chrono::DateTime<Utc> = sqlx::query_scalar(
+            "INSERT INTO partition_action_log (actor, table_name, partition_name, action, outcome, \
+                                               row_estimate, at) \
+             VALUES ('test', 'sessions', $1, 'drop', 'ok', 0, clock_timestamp()) RETURNING at",
+        )
+        .bind(&name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let inputs = compliance::load_inputs(&pool, &config.policies, &req)
+            .await
+            .unwrap();
+        let now = inputs.scope.generated_at;
+        if now.timestamp() != at.timestamp() {
+            continue;
+        }
+        assert!(
+            inputs
+                .actions
+                .iter()
+                .any(|a| a.partition == name && a.action == "drop"),
+            "the drop at {at} is missing from a report generated at {now}"
+        );
+        return;
+    }
+    panic!("no attempt put the drop and the snapshot in the same second");
+}

@@ -45,13 +45,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Reads every input of a report for `scope` (its `generated_at` is replaced by the snapshot's
-/// server time, truncated to whole seconds, so the report's "now" is the catalog's).
+/// server time, truncated to whole seconds, so the report's "now" is the catalog's; the action
+/// log is read up to the snapshot's exact time).
 pub async fn load_inputs(
     pool: &PgPool,
     policies: &[Policy],
     req: &ReportRequest<'_>,
 ) -> Result<ReportInputs, ReportError> {
     let mut snapshot = super::catalog::snapshot(pool, req.tables).await?;
+    // The log is read up to the catalog's exact moment: with the whole second instead, a drop
+    // logged earlier in the same second would be missing from a report whose catalog no longer
+    // has the partition.
+    let read_up_to = snapshot.taken_at;
     let now: DateTime<Utc> = snapshot.taken_at.trunc_subsecs(0);
     let scope = ReportScope::new(req.from, req.to, req.tables, now, req.generated_by)?;
     // Exact counts for default partitions: an estimate of 0 (never analyzed) must not hide rows.
@@ -70,7 +75,7 @@ pub async fn load_inputs(
           ORDER BY id",
     )
     .bind(&names)
-    .bind(now)
+    .bind(read_up_to)
     .fetch_all(pool)
     .await?;
     let actions = rows
