@@ -14,6 +14,7 @@ test("a DBA creates the missing partition from the plan preview and watches the 
   const creates = page.getByTestId("plan-creates");
   await expect(creates.locator(`[data-partition="${victim}"]`)).toBeVisible();
   await expect(page.getByTestId("cleanup-note")).toContainText("approval workflow");
+  await expect(page.getByTestId("cleanup-note")).toContainText("scheduled cleanup");
   await page.screenshot({ path: "screenshots/plan-before.png", fullPage: true });
 
   await page.getByTestId("run-create").click();

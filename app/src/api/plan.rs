@@ -1,6 +1,7 @@
 //! The plan preview and the one part of it a DBA may run from the browser: creating partitions.
 //! Creation runs in a background task keyed by a job id; the page polls [`create_job`] for its
-//! progress. Cleanups are never run here: they go to the two-person approval workflow.
+//! progress. Cleanups are never run here: held ones go to the two-person approval workflow,
+//! automatic ones run on the schedule or from the CLI.
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;

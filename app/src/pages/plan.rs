@@ -105,8 +105,11 @@ fn Preview(preview: PlanPreview) -> impl IntoView {
         <ActionTable actions=creates testid="plan-creates" empty="Every partition of the ahead window exists."/>
         <h2>"Cleanup " <span class="muted">{format!("({})", cleanups.len() + plan.held.len())}</span></h2>
         <p class="notice-info" data-testid="cleanup-note">
-            "Cleanups drop data, so they are not run from this page: they go to the two-person approval workflow "
-            "(a DBA requests, another DBA — and for the audit log a compliance officer — approves). Until then, "
+            "Cleanups drop data, so none runs from this page. Tables with automatic cleanup ("
+            <code>"<TABLE>_CLEANUP=auto"</code> " in the policy file) are cleaned by the scheduled cleanup ("
+            <a href="/schedule">"Schedule"</a> ") or " <code>"rustcare-partitions cleanup"</code>
+            "; the partitions held for approval below go to the two-person approval workflow (a DBA "
+            "requests, another DBA — and for the audit log a compliance officer — approves). "
             <code>"rustcare-partitions cleanup --dry-run"</code> " shows the same list."
         </p>
         <ActionTable actions=cleanups testid="plan-cleanups" empty="Nothing is past retention on tables with automatic cleanup."/>
