@@ -36,7 +36,7 @@ fn OverviewTable(rows: Vec<TableOverview>) -> impl IntoView {
                 <tr>
                     <th scope="col">"Table"</th>
                     <th scope="col" class="num">"Partitions"</th>
-                    <th scope="col" class="num">"Total size"</th>
+                    <th scope="col" class="num">"Size on disk"</th>
                     <th scope="col" class="num">"Rows (est.)"</th>
                     <th scope="col">"Oldest bound"</th>
                     <th scope="col">"Newest bound"</th>
@@ -47,7 +47,9 @@ fn OverviewTable(rows: Vec<TableOverview>) -> impl IntoView {
             </tbody>
         </table>
         <p class="muted footnote">
-            "Bounds are UTC. Sizes include indexes and TOAST; row counts are planner estimates."
+            "Bounds are UTC. Sizes on disk are exact (heap, indexes, TOAST and their maps); the cards "
+            "above show the catalog's estimate (pages counted at the last VACUUM or ANALYZE), which "
+            "lags behind recent writes and leaves out the maps. Row counts are planner estimates."
         </p>
     }
 }

@@ -74,7 +74,7 @@ pub fn Card(card: OverviewCard) -> impl IntoView {
             <dl>
                 <dt>"Partitions"</dt>
                 <dd class="num" data-testid="card-partitions" data-value=card.partitions>{count(card.partitions as i64)}</dd>
-                <dt>"Total size (est.)"</dt>
+                <dt title="Heap, index and TOAST pages as the catalog counted them at the last VACUUM or ANALYZE; the exact size on disk is in the table below">"Size (catalog est.)"</dt>
                 <dd class="num" data-testid="card-size" data-value=card.total_bytes>{human_bytes(card.total_bytes)}</dd>
                 <dt>"Covered ahead"</dt>
                 <dd class="num" data-testid="card-ahead" data-value=card.ahead_days>
