@@ -128,8 +128,8 @@ async fn a_stored_row_that_does_not_decode_is_an_error_not_a_panic() {
 }
 
 /// A drop logged earlier in the same second as the report's catalog snapshot is in the report:
-/// the log is read up to the snapshot's exact moment, not its whole second (CI once generated a
-/// report 0.2 s after a disposal, in the same second, and the disposal was missing).
+/// the log is read in the catalog's own snapshot, not up to its whole second (CI once generated
+/// a report 0.2 s after a disposal, in the same second, and the disposal was missing).
 #[tokio::test]
 async fn a_drop_logged_in_the_same_second_as_the_report_is_in_it() {
     let db = TestDb::migrated().await.unwrap();

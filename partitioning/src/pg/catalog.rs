@@ -133,10 +133,26 @@ pub async fn snapshot_with(
     Ok(snapshot)
 }
 
+/// The snapshot of `tables` (all four when empty) at `detail`, read in the caller's transaction
+/// begun by `begin_snapshot`, for a caller that reads more in the same snapshot (the compliance
+/// report: the catalog and the logs that explain it, as of one moment).
+pub(crate) async fn snapshot_in(
+    conn: &mut PgConnection,
+    tables: &[ManagedTable],
+    detail: Detail,
+) -> Result<CatalogSnapshot, sqlx::Error> {
+    let tables: Vec<ManagedTable> = if tables.is_empty() {
+        ManagedTable::ALL.to_vec()
+    } else {
+        tables.to_vec()
+    };
+    read_snapshot(conn, &tables, detail, None).await
+}
+
 /// A transaction for a snapshot's statements: repeatable read, so that every statement sees the
-/// same catalog, with `jit = off` (see `sql::SNAPSHOT_SQL`); it writes nothing and is rolled back
-/// if anything fails.
-async fn begin_snapshot(
+/// same catalog, with `jit = off` (see `sql::SNAPSHOT_SQL`); read only, and rolled back if
+/// anything fails.
+pub(crate) async fn begin_snapshot(
     pool: &PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut conn = pool

@@ -45,25 +45,30 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Reads every input of a report for `scope` (its `generated_at` is replaced by the snapshot's
-/// server time, truncated to whole seconds, so the report's "now" is the catalog's; the action
-/// log is read up to the snapshot's exact time).
+/// server time, truncated to whole seconds, so the report's "now" is the catalog's), all in one
+/// repeatable-read transaction.
 pub async fn load_inputs(
     pool: &PgPool,
     policies: &[Policy],
     req: &ReportRequest<'_>,
 ) -> Result<ReportInputs, ReportError> {
-    let mut snapshot = super::catalog::snapshot(pool, req.tables).await?;
-    // The log is read up to the catalog's exact moment: with the whole second instead, a drop
-    // logged earlier in the same second would be missing from a report whose catalog no longer
-    // has the partition.
-    let read_up_to = snapshot.taken_at;
+    // One repeatable-read transaction: the catalog, the default partitions' counts and the logs
+    // that explain them are read as of one moment, so a drop is in the report exactly when its
+    // partition is gone from the catalog (a log read afterwards could hold a drop the catalog
+    // does not show yet, and one bounded by the truncated "now" missed a drop logged earlier in
+    // the same second).
+    let mut tx = super::catalog::begin_snapshot(pool).await?;
+    let mut snapshot =
+        super::catalog::snapshot_in(&mut tx, req.tables, super::catalog::Detail::Full).await?;
     let now: DateTime<Utc> = snapshot.taken_at.trunc_subsecs(0);
     let scope = ReportScope::new(req.from, req.to, req.tables, now, req.generated_by)?;
     // Exact counts for default partitions: an estimate of 0 (never analyzed) must not hide rows.
     for t in &mut snapshot.tables {
         if let Some(d) = t.default_partition.as_mut() {
             let sql = format!("SELECT count(*) FROM {}", quote_ident(&d.name));
-            d.est_rows = sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await?;
+            d.est_rows = sqlx::query_scalar::<_, i64>(&sql)
+                .fetch_one(&mut *tx)
+                .await?;
         }
     }
     let names: Vec<&str> = scope.tables.iter().map(|t| t.name()).collect();
@@ -71,12 +76,11 @@ pub async fn load_inputs(
         "SELECT id, at, actor, table_name, partition_name, action, lower_bound, upper_bound, \
                 row_estimate, bytes, outcome, request_id \
            FROM partition_action_log \
-          WHERE table_name = ANY($1) AND action IN ('create', 'drop') AND outcome = 'ok' AND at <= $2 \
+          WHERE table_name = ANY($1) AND action IN ('create', 'drop') AND outcome = 'ok' \
           ORDER BY id",
     )
     .bind(&names)
-    .bind(read_up_to)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let actions = rows
         .iter()
@@ -108,7 +112,7 @@ pub async fn load_inputs(
           WHERE id = ANY($1) OR state IN ('pending', 'approved', 'executing') ORDER BY id",
     )
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?
     .iter()
     .map(|r| {
@@ -127,7 +131,7 @@ pub async fn load_inputs(
         "SELECT request_id, actor, role, decision FROM cleanup_approvals WHERE request_id = ANY($1) ORDER BY at, id",
     )
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?
     .iter()
     .map(|r| {
@@ -140,6 +144,7 @@ pub async fn load_inputs(
     })
     .collect::<Result<Vec<ApprovalRecord>, sqlx::Error>>()
     .map_err(|e| decode_error("cleanup_approvals", e))?;
+    tx.commit().await?;
     Ok(ReportInputs {
         scope,
         policies: policies.to_vec(),
