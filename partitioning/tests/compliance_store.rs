@@ -21,6 +21,17 @@ async fn run(pool: &PgPool, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// A report of today, all four tables, by `compliance`.
+fn today_for_compliance() -> ReportRequest<'static> {
+    let today = Utc::now().date_naive();
+    ReportRequest {
+        from: today,
+        to: today,
+        tables: &[],
+        generated_by: "compliance",
+    }
+}
+
 #[tokio::test]
 async fn a_stored_row_that_does_not_decode_is_an_error_not_a_panic() {
     let db = TestDb::migrated().await.unwrap();
@@ -33,13 +44,7 @@ async fn a_stored_row_that_does_not_decode_is_an_error_not_a_panic() {
          VALUES ('test', 'sessions', 'sessions_2020_01_01', 'create', 'ok', 1)",
     )
     .await;
-    let today = Utc::now().date_naive();
-    let req = ReportRequest {
-        from: today,
-        to: today,
-        tables: &[],
-        generated_by: "compliance",
-    };
+    let req = today_for_compliance();
     let stored = compliance::generate(&pool, &config.policies, &req, "compliance")
         .await
         .unwrap();
@@ -135,13 +140,7 @@ async fn a_drop_logged_in_the_same_second_as_the_report_is_in_it() {
     let db = TestDb::migrated().await.unwrap();
     let pool = db.pool.clone();
     let config = Config::default();
-    let today = Utc::now().date_naive();
-    let req = ReportRequest {
-        from: today,
-        to: today,
-        tables: &[],
-        generated_by: "compliance",
-    };
+    let req = today_for_compliance();
     // Retried until the drop and the snapshot fall in one second (nearly always the first time).
     for attempt in 0..20 {
         let name = format!("sessions_2020_01_{:02}", attempt + 1);

@@ -122,13 +122,8 @@ pub async fn snapshot_with(
     tables: &[ManagedTable],
     detail: Detail,
 ) -> Result<CatalogSnapshot, sqlx::Error> {
-    let tables: Vec<ManagedTable> = if tables.is_empty() {
-        ManagedTable::ALL.to_vec()
-    } else {
-        tables.to_vec()
-    };
     let mut conn = begin_snapshot(pool).await?;
-    let snapshot = read_snapshot(&mut conn, &tables, detail, None).await?;
+    let snapshot = snapshot_in(&mut conn, tables, detail).await?;
     conn.commit().await?;
     Ok(snapshot)
 }
