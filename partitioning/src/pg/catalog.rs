@@ -183,35 +183,23 @@ async fn read_snapshot(
         query = query.bind(changed);
     }
     let mut rows: Vec<SnapshotRow> = query.fetch_all(&mut *conn).await?;
-    let leftovers_of = |look: &[ManagedTable]| -> (Vec<&str>, Vec<String>) {
-        let names = look.iter().map(|t| t.name()).collect();
-        let stats = look.iter().map(|t| stats_from(*t, detail, now)).collect();
-        (names, stats)
+    // Leftovers: by name when the count says there may be some; in a patch, among the oids
+    // that left `pg_inherits`.
+    let (look, gone): (Vec<ManagedTable>, Option<&[i64]>) = match only {
+        None => (may_have_leftovers(tables, &rows), None),
+        Some((_, gone)) if !gone.is_empty() => (tables.to_vec(), Some(gone)),
+        Some(_) => (Vec::new(), None),
     };
-    match only {
-        None => {
-            let look: Vec<ManagedTable> = may_have_leftovers(tables, &rows);
-            if !look.is_empty() {
-                let (names, stats) = leftovers_of(&look);
-                let leftovers: Vec<SnapshotRow> = sqlx::query_as(&leftovers_sql(false))
-                    .bind(&names)
-                    .bind(&stats)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                rows.extend(leftovers);
-            }
+    if !look.is_empty() {
+        let names: Vec<&str> = look.iter().map(|t| t.name()).collect();
+        let stats: Vec<String> = look.iter().map(|t| stats_from(*t, detail, now)).collect();
+        let sql = leftovers_sql(gone.is_some());
+        let mut query = sqlx::query_as(&sql).bind(&names).bind(&stats);
+        if let Some(gone) = gone {
+            query = query.bind(gone);
         }
-        Some((_, gone)) if !gone.is_empty() => {
-            let (names, stats) = leftovers_of(tables);
-            let leftovers: Vec<SnapshotRow> = sqlx::query_as(&leftovers_sql(true))
-                .bind(&names)
-                .bind(&stats)
-                .bind(gone)
-                .fetch_all(&mut *conn)
-                .await?;
-            rows.extend(leftovers);
-        }
-        Some(_) => {}
+        let leftovers: Vec<SnapshotRow> = query.fetch_all(&mut *conn).await?;
+        rows.extend(leftovers);
     }
     assemble(conn, tables, rows).await
 }
